@@ -1,0 +1,1 @@
+"""Configuration: the client ini file and the core's YAML seed."""

@@ -1,0 +1,1 @@
+"""The simulated bank core: server, transaction handlers, double-entry ledger."""

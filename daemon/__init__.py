@@ -1,0 +1,1 @@
+"""The client daemon: ERP-facing listeners that forward requests to the bank core."""

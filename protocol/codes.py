@@ -1,0 +1,79 @@
+"""Return codes: one code per reason, in one ordered, documented list.
+
+The same four-character codes appear in the wire header (``ret_code``) and in
+the ERP reply head (``particular_code``). ``0000`` is success; ``P`` codes are
+protocol and security failures, ``E`` codes are the bank's business refusals,
+``D`` codes come from the client daemon itself. docs/protocol.md and
+docs/erp-interface.md carry this table and tests check that they agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnCode:
+    code: str
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def _c(code: str, name: str, message: str) -> ReturnCode:
+    return ReturnCode(code, name, message)
+
+
+OK = _c("0000", "OK", "success")
+
+# -- protocol and security (wire level) -------------------------------------
+MALFORMED_FRAME = _c("P001", "MALFORMED_FRAME", "malformed message")
+FRAME_TOO_LARGE = _c("P002", "FRAME_TOO_LARGE", "frame exceeds the maximum size")
+UNSUPPORTED_VERSION = _c("P003", "UNSUPPORTED_VERSION", "unsupported protocol version")
+UNKNOWN_MESSAGE_TYPE = _c("P004", "UNKNOWN_MESSAGE_TYPE", "unknown message type")
+UNKNOWN_TR_CODE = _c("P005", "UNKNOWN_TR_CODE", "unknown transaction code")
+OUT_OF_STATE = _c("P006", "OUT_OF_STATE", "message not allowed in the session's state")
+AUTHENTICATION_FAILED = _c("P010", "AUTHENTICATION_FAILED", "authentication failed")
+PLAINTEXT_REFUSED = _c("P011", "PLAINTEXT_REFUSED", "unsigned, unencrypted messages are refused")
+NOT_ENROLLED = _c("P012", "NOT_ENROLLED", "enterprise or operator not enrolled")
+
+# -- business refusals (the bank core) --------------------------------------
+INVALID_FIELD = _c("E001", "INVALID_FIELD", "missing or invalid field")
+INVALID_AMOUNT = _c("E002", "INVALID_AMOUNT", "amount not positive or more than two decimals")
+UNKNOWN_ACCOUNT = _c("E003", "UNKNOWN_ACCOUNT", "no such account")
+NOT_OWN_ACCOUNT = _c("E004", "NOT_OWN_ACCOUNT", "account does not belong to the enterprise")
+ACCOUNT_FROZEN = _c("E005", "ACCOUNT_FROZEN", "account is frozen")
+ACCOUNT_CLOSED = _c("E006", "ACCOUNT_CLOSED", "account is closed")
+CURRENCY_MISMATCH = _c("E007", "CURRENCY_MISMATCH", "currency not supported for this account")
+INSUFFICIENT_FUNDS = _c("E008", "INSUFFICIENT_FUNDS", "insufficient available funds")
+SINGLE_LIMIT = _c("E009", "SINGLE_LIMIT", "single-transaction limit exceeded")
+DAILY_LIMIT = _c("E010", "DAILY_LIMIT", "daily limit exceeded")
+DUPLICATE_REQ_NO = _c("E011", "DUPLICATE_REQ_NO", "req_no already used with different content")
+SAME_ACCOUNT = _c("E012", "SAME_ACCOUNT", "payer and payee are the same account")
+INVALID_DATE_RANGE = _c("E013", "INVALID_DATE_RANGE", "invalid date range")
+WRONG_BANK = _c("E014", "WRONG_BANK", "receiving bank does not match the transfer type")
+ACCOUNT_NAME_MISMATCH = _c("E015", "ACCOUNT_NAME_MISMATCH", "account name does not match")
+
+# -- client daemon (ERP interface) -------------------------------------------
+XML_MALFORMED = _c("D001", "XML_MALFORMED", "request is not well-formed XML")
+XML_TOO_LARGE = _c("D002", "XML_TOO_LARGE", "request exceeds the size limit")
+XML_STRUCTURE = _c("D003", "XML_STRUCTURE", "request lacks <ap><head>...</head><body>...</body></ap>")
+ENCODING_ERROR = _c("D004", "ENCODING_ERROR", "request cannot be decoded in the configured encoding")
+IDENTITY_MISMATCH = _c("D005", "IDENTITY_MISMATCH", "corp_no or user_no is not the configured enterprise's")
+DUPLICATE_IN_FLIGHT = _c("D006", "DUPLICATE_IN_FLIGHT", "a request with this req_no is already in flight")
+CORE_UNAVAILABLE = _c("D007", "CORE_UNAVAILABLE", "bank not reachable; the request was not sent")
+OUTCOME_UNKNOWN = _c("D008", "OUTCOME_UNKNOWN", "processing: outcome unknown, query with 310204")
+DAEMON_BUSY = _c("D009", "DAEMON_BUSY", "client is shutting down or overloaded; request not sent")
+
+ALL: tuple[ReturnCode, ...] = tuple(
+    value for value in list(globals().values()) if isinstance(value, ReturnCode)
+)
+BY_CODE: dict[str, ReturnCode] = {rc.code: rc for rc in ALL}
+
+assert len(BY_CODE) == len(ALL), "return codes must be unique"
+
+
+def lookup(code: str) -> ReturnCode | None:
+    return BY_CODE.get(code)
