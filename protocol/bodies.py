@@ -1,0 +1,172 @@
+"""Fixed-format message bodies, one declaration per transaction and direction.
+
+Each body is a construct ``Struct`` of fixed-width fields
+(:mod:`protocol.fields`); repeated records are a count then the records. Money
+is integer fen (``amt``: ``N16`` holds every ``N14.2`` amount; balances are
+signed). Text is GB18030 in fixed byte widths; a value that does not fit is
+refused when building, never truncated.
+
+``BODIES[(tr_code, REQUEST | RESPONSE)]`` is the registry the sessions use;
+the handshake bodies are binary and live beside them. Batch payments and
+collections will add codes here (many records, sent as fragments; the header
+already has ``more_flag`` and ``frag_no``).
+"""
+
+from __future__ import annotations
+
+from construct import Struct
+
+from protocol.codec import RecordCodec
+from protocol.fields import Choice, Digits, Raw, Signed, Text, field, records
+
+REQUEST = "request"
+RESPONSE = "response"
+
+# Widths shared by several bodies, so one change reaches them all.
+ACNO = 32
+ACNAME = 60
+BANK_NAME = 80
+BANK_NO = 12
+CERT_NO = 32
+SUMMARY = 60
+AMT = 16
+BALANCE = 17
+SERIAL = 24
+REQ_NO = 32
+ERR_MSG = 60
+
+
+def _acno(name: str = "acno", doc: str = "account number") -> object:
+    return field(name, Text(ACNO, "ascii"), doc)
+
+
+def _date(name: str, doc: str) -> object:
+    return field(name, Text(8, "ascii"), doc + ", YYYYMMDD")
+
+
+ACCOUNT_RECORD = Struct(
+    field("acname", Text(ACNAME), "account name (户名)"),
+    _acno("acno", "account number (账号)"),
+    field("cur_code", Text(3, "ascii"), "currency (币种), e.g. CNY"),
+    field("balance", Signed(BALANCE), "balance in fen (余额)"),
+    field("avail_balance", Signed(BALANCE), "available balance in fen: balance less holds"),
+    _date("open_date", "date opened (开户日期)"),
+    field("acc_type", Text(2, "ascii"), "account type (账户类型): 01 current"),
+    field("open_bank", Text(BANK_NAME), "bank and branch (开户行)"),
+    field("err_msg", Text(ERR_MSG), "error message for this row (错误信息)"),
+    field("succ_flag", Choice(1, ("0", "1")), "0 = success (成功标志)"),
+)
+
+ENTRY_RECORD = Struct(
+    _date("tr_date", "business date of the entry"),
+    field("tr_time", Text(6, "ascii"), "time of the entry, hhmmss"),
+    field("serial_no", Text(SERIAL, "ascii"), "bank serial number"),
+    field("dc_flag", Choice(1, ("D", "C")), "D = debit (money out), C = credit (money in)"),
+    field("amt", Digits(AMT), "amount in fen"),
+    field("balance", Signed(BALANCE), "account balance after the entry, fen"),
+    _acno("opp_acno", "counterparty account"),
+    field("opp_acname", Text(ACNAME), "counterparty name"),
+    field("summary", Text(SUMMARY), "summary / purpose"),
+    field("req_no", Text(REQ_NO, "ascii"), "the enterprise's req_no of the instruction"),
+    field("cert_no", Text(CERT_NO, "ascii"), "the enterprise's voucher number"),
+)
+
+_FLAG01 = ("0", "1")
+
+BODIES: dict[tuple[str, str], Struct] = {
+    ("310101", REQUEST): Struct(
+        _acno("acno", "account number; blank = every account of the enterprise"),
+    ),
+    ("310101", RESPONSE): Struct(
+        records("records", ACCOUNT_RECORD, "one record per account"),
+    ),
+    ("310201", REQUEST): Struct(
+        _acno(),
+    ),
+    ("310201", RESPONSE): Struct(
+        _acno(),
+        records("records", ENTRY_RECORD, "today's entries, oldest first"),
+    ),
+    ("310301", REQUEST): Struct(
+        _acno(),
+        _date("start_date", "first business date"),
+        _date("end_date", "last business date"),
+        field("begin_no", Digits(6), "first record wanted, 1-based (0 = 1)"),
+        field("query_num", Digits(4), "records wanted (0 = 100; at most 500)"),
+    ),
+    ("310301", RESPONSE): Struct(
+        _acno(),
+        field("total_num", Digits(8), "entries in the date range"),
+        field("begin_no", Digits(6), "number of the first record returned"),
+        field("more_flag", Choice(1, _FLAG01), "1 = more records follow this page"),
+        records("records", ENTRY_RECORD, "entries, oldest first"),
+    ),
+    ("210201", REQUEST): Struct(
+        _acno("pay_acno", "payer account"),
+        field("pay_acname", Text(ACNAME), "payer name"),
+        field("rcv_bank_name", Text(BANK_NAME), "payee bank name"),
+        _acno("rcv_acno", "payee account"),
+        field("rcv_acname", Text(ACNAME), "payee name"),
+        field("rcv_exg_code", Text(12, "ascii"), "payee bank exchange code"),
+        field("rcv_bank_no", Text(BANK_NO, "ascii"), "payee bank number (routing number)"),
+        field("cur_code", Text(3, "ascii"), "currency"),
+        field("amt", Digits(AMT), "amount in fen"),
+        field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
+        field("summary", Text(SUMMARY), "summary"),
+        field("bank_flag", Choice(1, _FLAG01), "0 = same bank, 1 = other bank"),
+        field("area_flag", Choice(1, _FLAG01), "0 = same city, 1 = other city"),
+    ),
+    ("210201", RESPONSE): Struct(
+        field("stat", Choice(1, ("0", "1", "2", "3")),
+              "0 processing, 1 success, 2 failed, 3 suspicious"),
+    ),
+    ("210224", REQUEST): Struct(
+        _acno("pay_acno", "payer account"),
+        field("pay_acname", Text(ACNAME), "payer name"),
+        _acno("rcv_acno", "payee account"),
+        field("rcv_acname", Text(ACNAME), "payee name"),
+        field("partyid", Text(BANK_NO, "ascii"), "receiving bank number"),
+        field("amt", Digits(AMT), "amount in fen"),
+        field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
+        field("purpose", Text(SUMMARY), "purpose"),
+        field("summary", Text(SUMMARY), "summary"),
+        field("urgent_flag", Choice(1, _FLAG01), "1 = urgent (next clearing cycle), 0 = normal"),
+    ),
+    ("210224", RESPONSE): Struct(
+        field("tran_status", Choice(2, ("34", "21", "22", "20")),
+              "34 accepted/processing, 21 success, 22 failed, 20 suspicious"),
+    ),
+    ("310204", REQUEST): Struct(
+        field("query_flag", Choice(1, ("1",)), "1 = query by the original req_no"),
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the original req_no"),
+    ),
+    ("310204", RESPONSE): Struct(
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the original req_no"),
+        field("stat", Choice(1, ("0", "1", "2", "3", "4")),
+              "0 processing, 1 success, 2 failed, 3 suspicious, 4 no such record"),
+        field("err_msg", Text(ERR_MSG), "reason, when failed"),
+        _acno("pay_acno", "payer account"),
+        field("pay_bank_no", Text(BANK_NO, "ascii"), "payer bank number"),
+        _acno("rcv_acno", "payee account"),
+        field("rcv_bank_no", Text(BANK_NO, "ascii"), "payee bank number"),
+        field("amt", Digits(AMT), "amount in fen"),
+        field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
+    ),
+}
+
+TR_CODES: frozenset[str] = frozenset(code for code, _ in BODIES)
+
+#: Handshake bodies (binary). See docs/protocol.md, "Handshake".
+HANDSHAKE_BODY = Struct(
+    field("client_nonce", Raw(32), "client's random nonce"),
+    field("sealed_secret", Raw(80), "HPKE(X25519, HKDF-SHA256, AES-256-GCM) enc (32) || "
+          "ciphertext of the 32-byte session secret (48)"),
+)
+HANDSHAKE_ACK_BODY = Struct(
+    field("server_nonce", Raw(32), "bank's random nonce"),
+    field("transcript", Raw(32), "SHA-256 of the complete handshake message received"),
+)
+
+CODECS: dict[tuple[str, str], RecordCodec] = {key: RecordCodec(s) for key, s in BODIES.items()}
+HANDSHAKE_CODEC = RecordCodec(HANDSHAKE_BODY)
+HANDSHAKE_ACK_CODEC = RecordCodec(HANDSHAKE_ACK_BODY)
