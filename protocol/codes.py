@@ -38,6 +38,9 @@ OUT_OF_STATE = _c("P006", "OUT_OF_STATE", "message not allowed in the session's 
 AUTHENTICATION_FAILED = _c("P010", "AUTHENTICATION_FAILED", "authentication failed")
 PLAINTEXT_REFUSED = _c("P011", "PLAINTEXT_REFUSED", "unsigned, unencrypted messages are refused")
 NOT_ENROLLED = _c("P012", "NOT_ENROLLED", "enterprise or operator not enrolled")
+INTERNAL_ERROR = _c("P020", "INTERNAL_ERROR",
+                    "bank internal error; outcome unknown, query with 310204")
+SHUTTING_DOWN = _c("P021", "SHUTTING_DOWN", "bank is shutting down; request not executed")
 
 # -- business refusals (the bank core) --------------------------------------
 INVALID_FIELD = _c("E001", "INVALID_FIELD", "missing or invalid field")
@@ -55,6 +58,7 @@ SAME_ACCOUNT = _c("E012", "SAME_ACCOUNT", "payer and payee are the same account"
 INVALID_DATE_RANGE = _c("E013", "INVALID_DATE_RANGE", "invalid date range")
 WRONG_BANK = _c("E014", "WRONG_BANK", "receiving bank does not match the transfer type")
 ACCOUNT_NAME_MISMATCH = _c("E015", "ACCOUNT_NAME_MISMATCH", "account name does not match")
+INTERNAL_ERROR = _c("E016", "INTERNAL_ERROR", "the bank could not process it; nothing was done")
 
 # -- client daemon (ERP interface) -------------------------------------------
 XML_MALFORMED = _c("D001", "XML_MALFORMED", "request is not well-formed XML")

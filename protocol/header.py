@@ -15,6 +15,7 @@ later minor version may give it meaning (see docs/protocol.md, Versioning).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 
 from construct import Struct
 
@@ -76,6 +77,12 @@ HEADER = Struct(
     _h("reserved", Raw(17), "spaces; ignored on receipt"),
 )
 _CODEC = RecordCodec(HEADER)
+#: Byte offset of each header field, for error messages that name where a fault lies.
+OFFSETS: dict[str, int] = dict(zip(
+    (sub.name for sub in HEADER.subcons),
+    accumulate((sub.sizeof() for sub in HEADER.subcons), initial=0),
+    strict=False,
+))
 _FIELDS = tuple(name for name in _CODEC.names if name not in ("magic", "reserved"))
 
 RESERVED = b" " * 17

@@ -53,6 +53,7 @@ from protocol.events import (
 from protocol.framing import DEFAULT_MAX_FRAME, FrameDecoder, encode_frame
 from protocol.header import (
     HEADER_SIZE,
+    OFFSETS,
     SIGN_ED25519,
     SIGN_NONE,
     VERSION_MINOR,
@@ -110,6 +111,9 @@ class _Session:
         self._outgoing = bytearray()
         self._send_seq = 0
         self._recv_seq = 0
+        # Set once the handshake completes; from then on every message sent, even an
+        # error after a failure, takes the next sequence number (never nonce 0 again).
+        self._numbered = False
         self._send_cipher: DirectionCipher | None = None
         self._recv_cipher: DirectionCipher | None = None
         self._own_key: SigningKey | None = None
@@ -175,11 +179,8 @@ class _Session:
         tr_date, tr_time = self._stamper.stamp(self._clock())
         cipher = self._send_cipher
         key = self._own_key
-        if self.state is State.ESTABLISHED:
-            self._send_seq += 1
-            seq = self._send_seq
-        else:
-            seq = 0  # handshake messages, and errors before a session exists
+        # Handshake messages, and errors before a session exists, carry 0.
+        seq = self._send_seq + 1 if self._numbered else 0
         header = Header(
             msg_type=msg_type,
             corp_no=self.corp_no,
@@ -196,6 +197,8 @@ class _Session:
             minor=self.minor,
             **fields,
         ).build()
+        if self._numbered:
+            self._send_seq = seq  # only once the header built: a refused value uses no number
         if cipher is not None:
             body = cipher.seal(seq, body, header)
         signed = header + body
@@ -212,11 +215,11 @@ class _Session:
         if len(message) != expected:
             raise DecodeError(
                 f"frame holds {len(message)} bytes, header declares {expected}",
-                field="body_len", offset=HEADER_SIZE - 41,
+                field="body_len", offset=OFFSETS["body_len"],
             )
         if header.more_flag == "1" or header.frag_no:
             raise DecodeError("fragmented messages are not supported by this peer",
-                              field="more_flag", offset=HEADER_SIZE - 49)
+                              field="more_flag", offset=OFFSETS["more_flag"])
         signed_end = HEADER_SIZE + header.body_len
         if self.secure:
             if not (header.signed and header.encrypted and header.sign_alg == SIGN_ED25519
@@ -385,7 +388,8 @@ class ClientSession(_Session):
         assert self._handshake is not None
         nonce, secret, transcript = self._handshake
         if len(message) != HEADER_SIZE + header.body_len + header.sig_len:
-            raise DecodeError("frame length does not match the header", field="body_len")
+            raise DecodeError("frame length does not match the header", field="body_len",
+                              offset=OFFSETS["body_len"])
         signed_end = HEADER_SIZE + header.body_len
         if self._bank is not None:
             # Everything the bank says before keys exist must carry its signature.
@@ -484,7 +488,8 @@ class ServerSession(_Session):
         if kind == MessageType.REQUEST:
             fields = self._decode_body(header, body, REQUEST)
             if not header.req_no:
-                raise _recoverable(DecodeError("empty req_no", field="req_no", offset=54),
+                raise _recoverable(DecodeError("empty req_no", field="req_no",
+                                                   offset=OFFSETS["req_no"]),
                                    header)
             return Request(tr_code=header.tr_code, req_no=header.req_no, fields=fields,
                            corp_no=header.corp_no, user_no=header.user_no)
@@ -501,7 +506,8 @@ class ServerSession(_Session):
             raise RemoteProtocolError(f"expected a handshake, got {header.msg_type}",
                                       code=codes.OUT_OF_STATE)
         if len(message) != HEADER_SIZE + header.body_len + header.sig_len:
-            raise DecodeError("frame length does not match the header", field="body_len")
+            raise DecodeError("frame length does not match the header", field="body_len",
+                              offset=OFFSETS["body_len"])
         self.corp_no, self.user_no = header.corp_no, header.user_no
         self.minor = min(header.minor, self._own_minor)
         transcript = transcript_hash(message)

@@ -1,0 +1,242 @@
+"""The simulated bank core's synchronous heart: :class:`Bank`.
+
+A ``Bank`` owns one SQLite connection and is driven by one thread at a time
+(the trio server's worker thread). The server gathers the requests that
+arrive together and calls :meth:`Bank.execute_batch`: they all run in one
+transaction with one COMMIT (group commit), each inside its own SAVEPOINT so
+a request that fails unexpectedly rolls back alone, and the replies are
+returned only after the COMMIT — so an acknowledged request is durable
+(WAL, ``synchronous=FULL``).
+
+Dispatch: queries (:mod:`core_sim.queries`) read and record nothing;
+money-moving requests (:mod:`core_sim.transfers`) are exactly-once per
+``(corp_no, req_no)`` (:mod:`core_sim.instructions`). Inter-bank payments
+settle in :meth:`Bank.run_clearing` (:mod:`core_sim.clearing`). The business
+date starts at the seed's ``business_date`` (or the clock's date) and moves
+only with :meth:`Bank.end_of_day`; entries carry the business date and the
+clock's time. Seeding rules are in :mod:`core_sim.seeding`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from config.seed import Seed
+from core_sim import clearing, instructions, queries, schema, seeding, transfers
+from core_sim.clearing import ClearingPolicy, ClearingReport
+from core_sim.ledger import Ledger
+from core_sim.transaction import Refused, Reply, Request
+from protocol import codes
+
+__all__ = ["Bank", "ClearingPolicy", "ClearingReport", "EnrolledKey", "Reply", "Request"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolledKey:
+    corp_no: str
+    user_no: str
+    key_id: str
+    public_key: bytes
+
+    def __repr__(self) -> str:
+        return f"EnrolledKey(corp_no={self.corp_no!r}, user_no={self.user_no!r}, " \
+               f"key_id={self.key_id!r})"
+
+
+class Bank:
+    """The bank core over one database file. Use :meth:`open`; one thread at a time."""
+
+    def __init__(self, conn: sqlite3.Connection, ledger: Ledger, *,
+                 clock: Callable[[], datetime], clearing_policy: ClearingPolicy) -> None:
+        self._conn = conn
+        self._ledger = ledger
+        self._clock = clock
+        self.clearing_policy = clearing_policy
+        #: Number of transactions committed by execute_batch (one per non-empty batch).
+        self.commits = 0
+
+    @classmethod
+    def open(cls, path: str | Path, *, seed: Seed | None = None,
+             clock: Callable[[], datetime] = datetime.now,
+             clearing: ClearingPolicy | None = None) -> Bank:
+        """Open (creating if needed) the bank's database, applying ``seed`` if given.
+
+        A new database needs a seed. See :mod:`core_sim.seeding` for what a
+        seed does to an existing one.
+        """
+        conn = schema.connect(path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                seeded = conn.execute("SELECT 1 FROM meta WHERE key = 'bank_no'").fetchone()
+                if seeded is None:
+                    if seed is None:
+                        raise ValueError(f"{path}: new bank database needs a seed")
+                    seeding.initialize_bank(conn, seed, clock().date())
+                ledger = Ledger(conn)
+                if seed is not None:
+                    seeding.apply_seed(ledger, seed, clock())
+                ledger.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, ledger, clock=clock, clearing_policy=clearing or ClearingPolicy())
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Bank:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- identity and state -----------------------------------------------------------
+
+    @property
+    def business_date(self) -> date:
+        return self._ledger.business_date
+
+    @property
+    def bank_no(self) -> str:
+        return self._ledger.bank_no
+
+    @property
+    def bank_name(self) -> str:
+        return self._ledger.bank_name
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The bank's connection, for diagnostics and tests; do not write through it."""
+        return self._conn
+
+    # -- transactions -------------------------------------------------------------------
+
+    def execute(self, request: Request) -> Reply:
+        return self.execute_batch([request])[0]
+
+    def execute_batch(self, requests: Sequence[Request]) -> list[Reply]:
+        """Execute ``requests`` in order, in one transaction; return after it is durable."""
+        if not requests:
+            return []
+        replies = self._in_transaction(lambda: [self._execute_one(r) for r in requests])
+        self.commits += 1
+        return replies
+
+    def _execute_one(self, request: Request) -> Reply:
+        if request.tr_code in queries.TR_CODES:
+            try:
+                return queries.execute(self._ledger, request)
+            except Refused as refusal:
+                return refusal.reply
+            except Exception:
+                log.exception("query %s req_no=%s failed", request.tr_code, request.req_no)
+                return _internal_error()
+        if request.tr_code not in transfers.TR_CODES:
+            return Refused(codes.UNKNOWN_TR_CODE,
+                           f"unknown transaction code {request.tr_code!r}").reply
+        conn = self._conn
+        conn.execute("SAVEPOINT request")
+        try:
+            reply = self._execute_instruction(request)
+        except Exception:
+            # Only this request's work is undone; the batch goes on.
+            conn.execute("ROLLBACK TO request")
+            conn.execute("RELEASE request")
+            log.exception("%s req_no=%s failed", request.tr_code, request.req_no)
+            return _internal_error()
+        conn.execute("RELEASE request")
+        return reply
+
+    def _execute_instruction(self, request: Request) -> Reply:
+        if not request.req_no:
+            return Refused(codes.INVALID_FIELD, "missing req_no").reply
+        if self._ledger.enterprise(request.corp_no) is None:
+            return Refused(codes.NOT_ENROLLED, f"unknown enterprise {request.corp_no}").reply
+        request_digest = instructions.digest(request.tr_code, request.fields)
+        previous = instructions.find_for_retry(self._conn, request.corp_no, request.req_no)
+        if previous is not None:
+            previous_digest, previous_reply = previous
+            if previous_digest == request_digest:
+                return instructions.decode_reply(previous_reply)
+            return Refused(codes.DUPLICATE_REQ_NO,
+                           f"req_no {request.req_no} already used with other content").reply
+        return transfers.execute(self._ledger, request, request_digest, self._clock())
+
+    # -- clearing and end of day -----------------------------------------------------------
+
+    def run_clearing(self, *, force_batch: bool = False) -> ClearingReport:
+        """Settle, return or re-ask the inter-bank payments due now (own transaction)."""
+        return self._in_transaction(
+            lambda: clearing.run(self._ledger, self.clearing_policy, force_batch=force_batch,
+                                 now=self._clock())
+        )
+
+    def end_of_day(self) -> date:
+        """Run a batch clearing, then advance the business date by one day; return it."""
+
+        def work() -> date:
+            clearing.run(self._ledger, self.clearing_policy, force_batch=True, now=self._clock())
+            new_date = self._ledger.business_date + timedelta(days=1)
+            self._ledger.advance_business_date(new_date)
+            return new_date
+
+        return self._in_transaction(work)
+
+    # -- operators and keys -------------------------------------------------------------
+
+    def has_operator(self, corp_no: str, user_no: str) -> bool:
+        return self._ledger.has_operator(corp_no, user_no)
+
+    def enroll_key(self, corp_no: str, user_no: str, key_id: str, public_key: bytes) -> None:
+        """Enroll (or replace) an operator's public key under ``key_id``."""
+        if not self.has_operator(corp_no, user_no):
+            raise ValueError(f"no operator {user_no} of enterprise {corp_no} in the seed")
+        if not key_id:
+            raise ValueError("key_id must not be empty")
+        now = self._clock().isoformat()
+        self._in_transaction(lambda: self._conn.execute(
+            "INSERT INTO operator_keys (key_id, corp_no, user_no, public_key, enrolled_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET"
+            " corp_no = excluded.corp_no, user_no = excluded.user_no,"
+            " public_key = excluded.public_key, enrolled_at = excluded.enrolled_at",
+            (key_id, corp_no, user_no, bytes(public_key), now),
+        ))
+
+    def lookup_key(self, key_id: str) -> EnrolledKey | None:
+        row = self._conn.execute(
+            "SELECT corp_no, user_no, key_id, public_key FROM operator_keys WHERE key_id = ?",
+            (key_id,),
+        ).fetchone()
+        return None if row is None else EnrolledKey(row[0], row[1], row[2], bytes(row[3]))
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _in_transaction(self, work):
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            self._ledger.flush()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._ledger.rolled_back()
+            raise
+        return result
+
+
+def _internal_error() -> Reply:
+    return Reply(codes.INTERNAL_ERROR.code, "the bank could not process it; nothing was done")

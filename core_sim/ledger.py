@@ -1,0 +1,308 @@
+"""The bank core's double-entry ledger: accounts, balanced journal entries, serial numbers.
+
+Every movement of money is one journal *entry* of two or more *postings*; each
+posting debits (``D``) or credits (``C``) one account with a positive integer
+amount in fen, and an entry's debits equal its credits. Nothing writes a
+balance directly: :meth:`Ledger.post` is the only place balances change.
+
+Sign convention: every account's balance is *credit-positive*,
+``balance = sum(credits) - sum(debits)``, the way the bank sees a deposit
+(its liability). So:
+
+* a customer (enterprise) account's balance is the money the enterprise has;
+  a ``D`` posting on it is money out, a ``C`` posting money in — the same
+  ``dc_flag`` the customer sees in its details;
+* ``#OPENING-EQUITY-<currency>`` (internal) is debited with every opening
+  balance the seed brings in, so it is negative by the total brought in;
+* ``#CLEARING-IN-TRANSIT`` (internal, CNY) is credited when an inter-bank
+  payment is accepted and debited when clearing settles or returns it; its
+  balance is the money on its way to other banks;
+* an *external* account mirrors a beneficiary at another bank: clearing
+  credits it when a payment to it settles, so its balance is what this bank
+  has paid to it.
+
+Because every entry balances, the balances of all accounts in one currency
+sum to zero: money is neither created nor destroyed, only moved.
+
+Serial numbers are the business date and an 8-digit sequence that restarts
+each business day (``2026112400000001``); entries, accepted instructions and
+clearing postings all draw from it. The sequence lives in memory and is
+written to ``meta`` by :meth:`Ledger.flush` inside each committing
+transaction, so a committed serial is never handed out again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+CLEARING_IN_TRANSIT = "#CLEARING-IN-TRANSIT"
+OPENING_EQUITY_PREFIX = "#OPENING-EQUITY-"
+CLEARING_CURRENCY = "CNY"  # inter-bank payments clear in CNY only
+
+
+class LedgerError(RuntimeError):
+    """A broken invariant inside the core (a bug), never a customer's mistake."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    kind: str
+    acno: str
+    bank_no: str
+    name: str
+    currency: str
+    corp_no: str | None
+    status: str
+    hold: int
+    balance: int
+    opened: str
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.hold
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseRow:
+    corp_no: str
+    name: str
+    single_limit: int | None
+    daily_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One posting to be made: ``side`` is "D" or "C" on ``account_id``."""
+
+    account_id: int
+    side: str
+    amount: int
+    opp_acno: str = ""
+    opp_acname: str = ""
+
+
+_ACCOUNT_COLUMNS = "id, kind, acno, bank_no, name, currency, corp_no, status, hold, balance, opened"
+
+
+def ymd(day: date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def parse_ymd(text: str) -> date:
+    return datetime.strptime(text, "%Y%m%d").date()
+
+
+class Ledger:
+    """The books of one bank, over an open connection used by one thread at a time."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        if "bank_no" not in meta:
+            raise LedgerError("database has no bank: it was never seeded")
+        self.bank_no: str = meta["bank_no"]
+        self.bank_name: str = meta["bank_name"]
+        self._business_date = parse_ymd(meta["business_date"])
+        self._biz = meta["business_date"]
+        self._serial_seq = int(meta["serial_seq"])
+        self._clearing_run_no = int(meta["clearing_run_no"])
+        self._dirty = False
+        self._internal_ids: dict[str, int] = {}
+        self._enterprises: dict[str, EnterpriseRow] = {}
+        self._operators: set[tuple[str, str]] = set()
+        self.reload_customers()
+
+    @staticmethod
+    def initialize(conn: sqlite3.Connection, *, bank_no: str, bank_name: str,
+                   business_date: date) -> None:
+        """Write the bank's identity into a new database (inside the caller's transaction)."""
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("bank_no", bank_no),
+                ("bank_name", bank_name),
+                ("business_date", ymd(business_date)),
+                ("serial_seq", "0"),
+                ("clearing_run_no", "0"),
+            ],
+        )
+
+    # -- customers ---------------------------------------------------------------
+
+    def reload_customers(self) -> None:
+        """Cache enterprises and operators: they change only when a seed is applied."""
+        self._enterprises = {
+            row[0]: EnterpriseRow(*row)
+            for row in self.conn.execute(
+                "SELECT corp_no, name, single_limit, daily_limit FROM enterprises"
+            )
+        }
+        self._operators = set(self.conn.execute("SELECT corp_no, user_no FROM operators"))
+
+    def enterprise(self, corp_no: str) -> EnterpriseRow | None:
+        return self._enterprises.get(corp_no)
+
+    def has_operator(self, corp_no: str, user_no: str) -> bool:
+        return (corp_no, user_no) in self._operators
+
+    # -- business date and serial numbers -----------------------------------------
+
+    @property
+    def business_date(self) -> date:
+        return self._business_date
+
+    @property
+    def biz(self) -> str:
+        """The business date as YYYYMMDD, the form stored in the database."""
+        return self._biz
+
+    def advance_business_date(self, new_date: date) -> None:
+        self._business_date = new_date
+        self._biz = ymd(new_date)
+        self._serial_seq = 0
+        self.conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'business_date'", (self._biz,)
+        )
+        self._dirty = True
+
+    def next_serial(self) -> str:
+        self._serial_seq += 1
+        self._dirty = True
+        return f"{self._biz}{self._serial_seq:08d}"
+
+    def next_clearing_run_no(self) -> int:
+        self._clearing_run_no += 1
+        self._dirty = True
+        return self._clearing_run_no
+
+    def flush(self) -> None:
+        """Persist the counters; call inside the transaction about to commit."""
+        if self._dirty:
+            self.conn.executemany(
+                "UPDATE meta SET value = ? WHERE key = ?",
+                [(str(self._serial_seq), "serial_seq"),
+                 (str(self._clearing_run_no), "clearing_run_no")],
+            )
+            self._dirty = False
+
+    def rolled_back(self) -> None:
+        """After a rolled-back transaction: forget what it did to the in-memory state.
+
+        Serials handed out in the rolled-back transaction were never committed,
+        so reusing them is safe; reading the counters back keeps the sequence
+        gap-free. Internal accounts it created are gone too.
+        """
+        self._internal_ids.clear()
+        self.reload_customers()
+        meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+        self._business_date = parse_ymd(meta["business_date"])
+        self._biz = meta["business_date"]
+        self._serial_seq = int(meta["serial_seq"])
+        self._clearing_run_no = int(meta["clearing_run_no"])
+        self._dirty = False
+
+    # -- accounts -----------------------------------------------------------------
+
+    def customer_account(self, acno: str) -> AccountRow | None:
+        row = self.conn.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE bank_no = ? AND acno = ?",
+            (self.bank_no, acno),
+        ).fetchone()
+        if row is None or row[1] != "customer":
+            return None
+        return AccountRow(*row)
+
+    def customer_accounts_of(self, corp_no: str) -> list[AccountRow]:
+        rows = self.conn.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE corp_no = ? ORDER BY id", (corp_no,)
+        )
+        return [AccountRow(*row) for row in rows]
+
+    def external_accounts(self, acno: str) -> list[AccountRow]:
+        """Every beneficiary at another bank with this account number (one per bank)."""
+        rows = self.conn.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE acno = ? AND kind = 'external'",
+            (acno,),
+        )
+        return [AccountRow(*row) for row in rows]
+
+    def internal_account_id(self, acno: str, currency: str = CLEARING_CURRENCY) -> int:
+        """The id of one of the bank's own accounts, created on first use."""
+        cached = self._internal_ids.get(acno)
+        if cached is not None:
+            return cached
+        row = self.conn.execute(
+            "SELECT id FROM accounts WHERE bank_no = ? AND acno = ? AND kind = 'internal'",
+            (self.bank_no, acno),
+        ).fetchone()
+        if row is None:
+            cur = self.conn.execute(
+                "INSERT INTO accounts (kind, acno, bank_no, bank_name, name, currency, status,"
+                " opened) VALUES ('internal', ?, ?, ?, ?, ?, 'active', ?)",
+                (acno, self.bank_no, self.bank_name, acno.lstrip("#").replace("-", " ").lower(),
+                 currency, self._biz),
+            )
+            account_id = cur.lastrowid
+        else:
+            account_id = row[0]
+        self._internal_ids[acno] = account_id
+        return account_id
+
+    def opening_equity_id(self, currency: str) -> int:
+        return self.internal_account_id(OPENING_EQUITY_PREFIX + currency, currency)
+
+    def clearing_in_transit_id(self) -> int:
+        return self.internal_account_id(CLEARING_IN_TRANSIT, CLEARING_CURRENCY)
+
+    # -- posting --------------------------------------------------------------------
+
+    def post(self, *, serial_no: str, kind: str, legs: Sequence[Leg], now: datetime,
+             summary: str = "", instruction_id: int | None = None,
+             clearing_run_id: int | None = None) -> int:
+        """Write one balanced journal entry and move the balances; return the entry id."""
+        debits = sum(leg.amount for leg in legs if leg.side == "D")
+        credits = sum(leg.amount for leg in legs if leg.side == "C")
+        if len(legs) < 2 or debits != credits or any(
+            leg.amount <= 0 or leg.side not in ("D", "C") for leg in legs
+        ):
+            raise LedgerError(f"unbalanced entry {serial_no}: debits {debits}, credits {credits}")
+        conn = self.conn
+        entry_id = conn.execute(
+            "INSERT INTO entries (serial_no, kind, biz_date, created_at, tr_time, summary,"
+            " instruction_id, clearing_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (serial_no, kind, self._biz, now.isoformat(), now.strftime("%H%M%S"), summary,
+             instruction_id, clearing_run_id),
+        ).lastrowid
+        for leg in legs:
+            delta = leg.amount if leg.side == "C" else -leg.amount
+            balance_after = conn.execute(
+                "UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance",
+                (delta, leg.account_id),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO postings (entry_id, account_id, side, amount, balance_after,"
+                " biz_date, opp_acno, opp_acname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry_id, leg.account_id, leg.side, leg.amount, balance_after, self._biz,
+                 leg.opp_acno, leg.opp_acname),
+            )
+        return entry_id
+
+    # -- daily limits -------------------------------------------------------------------
+
+    def daily_usage(self, corp_no: str) -> int:
+        row = self.conn.execute(
+            "SELECT total FROM daily_usage WHERE corp_no = ? AND biz_date = ?",
+            (corp_no, self._biz),
+        ).fetchone()
+        return 0 if row is None else row[0]
+
+    def add_daily_usage(self, corp_no: str, amount: int) -> None:
+        self.conn.execute(
+            "INSERT INTO daily_usage (corp_no, biz_date, total) VALUES (?, ?, ?)"
+            " ON CONFLICT (corp_no, biz_date) DO UPDATE SET total = total + excluded.total",
+            (corp_no, self._biz, amount),
+        )

@@ -1,0 +1,294 @@
+"""The daemon's persistent, multiplexed connection to the bank core.
+
+One TCP connection (optionally through an HTTP CONNECT proxy) carries every
+ERP request. Replies are matched to requests by req_no, a req_no already in
+flight is refused, and replies that arrive after their request gave up are
+logged as late. Heartbeats keep the connection honest; when it drops, the
+link reconnects with exponential backoff.
+
+What a caller learns about a request is one of three things, and the
+difference matters for money:
+
+* a :class:`~protocol.events.Response` or :class:`~protocol.events.ErrorMessage`
+  — the bank's answer;
+* :class:`NotSent` — the request never left (no connection): it did not execute;
+* :class:`OutcomeUnknown` — it was sent, but no answer came (timeout, connection
+  lost): it may or may not have executed; 310204 resolves it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import h11
+import trio
+
+from protocol.errors import AuthenticationError, ProtocolError, RemoteProtocolError
+from protocol.events import (
+    NEED_DATA,
+    ErrorMessage,
+    Heartbeat,
+    Request,
+    Response,
+    SessionEstablished,
+)
+from protocol.session import ClientSession
+
+log = logging.getLogger("directlink.daemon.link")
+
+RECEIVE_SIZE = 65536
+
+
+class LinkError(Exception):
+    pass
+
+
+class NotSent(LinkError):
+    """The request was not sent; it certainly did not execute."""
+
+
+class OutcomeUnknown(LinkError):
+    """The request was sent but its outcome is unknown."""
+
+
+class DuplicateInFlight(LinkError):
+    """A request with the same req_no is already waiting for its answer."""
+
+
+@dataclass(eq=False)
+class _Waiter:
+    done: trio.Event = field(default_factory=trio.Event)
+    answer: Response | ErrorMessage | None = None
+    lost: bool = False
+
+
+class CoreLink:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        new_session: Callable[[], ClientSession],
+        connect_timeout: float = 5.0,
+        heartbeat_interval: float = 30.0,
+        proxy: tuple[str, int] | None = None,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.new_session = new_session
+        self.connect_timeout = connect_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.proxy = proxy
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._session: ClientSession | None = None
+        self._stream: trio.abc.Stream | None = None
+        self._send_lock = trio.Lock()
+        self._connected = trio.Event()
+        self._waiting: dict[str, _Waiter] = {}
+        self.connections = 0  # successful handshakes so far
+        self.late_replies = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- the connection loop ------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Keep a session to the core up until cancelled. Starts at once."""
+        task_status.started()
+        delay = self.backoff_initial
+        while True:
+            try:
+                await self._connect_and_serve()
+                delay = self.backoff_initial
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
+                    ProtocolError, LinkError) as exc:
+                reason = exc.reason if isinstance(exc, AuthenticationError) else exc
+                log.warning("core link %s:%s down: %s; retrying in %.1f s", self.host,
+                            self.port, reason, delay)
+            finally:
+                self._disconnected()
+            await trio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _connect_and_serve(self) -> None:
+        with trio.fail_after(self.connect_timeout):
+            stream = await self._open_stream()
+        session = self.new_session()
+        try:
+            with trio.fail_after(self.connect_timeout):
+                session.start()
+                await stream.send_all(session.data_to_send())
+                event = await self._next_event(stream, session)
+            if isinstance(event, ErrorMessage):
+                raise LinkError(f"bank refused the session: {event.ret_code} {event.ret_msg}")
+            if not isinstance(event, SessionEstablished):
+                raise LinkError(f"unexpected {type(event).__name__} during the handshake")
+            self._session, self._stream = session, stream
+            self.connections += 1
+            self._connected.set()
+            log.info("core link up: %s:%s (%s, protocol 1.%d)", self.host, self.port,
+                     "signed+encrypted" if event.secure else "PLAINTEXT", event.minor)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._heartbeats, nursery.cancel_scope)
+                await self._read_loop(stream, session)
+                nursery.cancel_scope.cancel()
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _open_stream(self) -> trio.abc.Stream:
+        if self.proxy is None:
+            return await trio.open_tcp_stream(self.host, self.port)
+        stream = await trio.open_tcp_stream(*self.proxy)
+        try:
+            await _http_connect(stream, self.host, self.port)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+        return stream
+
+    async def _next_event(self, stream, session: ClientSession):
+        while True:
+            event = session.next_event()
+            if event is not NEED_DATA:
+                return event
+            data = await stream.receive_some(RECEIVE_SIZE)
+            session.receive_data(data)
+            if not data:
+                raise LinkError("core closed the connection")
+
+    async def _read_loop(self, stream, session: ClientSession) -> None:
+        # Three missed heartbeats and the connection is presumed dead.
+        silence = 3 * self.heartbeat_interval
+        while True:
+            with trio.move_on_after(silence) as quiet:
+                data = await stream.receive_some(RECEIVE_SIZE)
+            if quiet.cancelled_caught:
+                raise LinkError(f"no data from the core for {silence:.0f} s")
+            session.receive_data(data)
+            if not data:
+                raise LinkError("core closed the connection")
+            while True:
+                try:
+                    event = session.next_event()
+                except RemoteProtocolError as exc:
+                    if exc.fatal:
+                        raise
+                    log.warning("bad message from the core: %s", exc)
+                    continue
+                if event is NEED_DATA:
+                    break
+                self._dispatch(event)
+
+    def _dispatch(self, event) -> None:
+        if isinstance(event, Response | ErrorMessage):
+            if isinstance(event, ErrorMessage) and not event.req_no:
+                log.warning("core reported %s %s", event.ret_code, event.ret_msg)
+                return
+            waiter = self._waiting.get(event.req_no)
+            if waiter is None or waiter.done.is_set():
+                self.late_replies += 1
+                log.warning("late reply for req_no %s (%s %s): no request waits for it",
+                            event.req_no, event.ret_code, event.ret_msg)
+                return
+            waiter.answer = event
+            waiter.done.set()
+        elif isinstance(event, Heartbeat):
+            pass
+
+    async def _heartbeats(self, cancel_scope) -> None:
+        while True:
+            await trio.sleep(self.heartbeat_interval)
+            await self._send(Heartbeat())
+
+    def _disconnected(self) -> None:
+        self._connected = trio.Event()
+        self._session = None
+        self._stream = None
+        for waiter in self._waiting.values():
+            if not waiter.done.is_set():
+                waiter.lost = True
+                waiter.done.set()
+
+    async def _send(self, event) -> None:
+        async with self._send_lock:
+            session, stream = self._session, self._stream
+            if session is None or stream is None:
+                raise NotSent("not connected to the core")
+            session.send(event)
+            await stream.send_all(session.data_to_send())
+
+    # -- requests -------------------------------------------------------------------
+
+    async def request(self, request: Request, *, timeout: float,
+                      connect_wait: float | None = None):
+        """Send ``request`` and wait for the bank's answer (Response or ErrorMessage)."""
+        if request.req_no in self._waiting:
+            raise DuplicateInFlight(request.req_no)
+        waiter = _Waiter()
+        self._waiting[request.req_no] = waiter
+        try:
+            if not self._connected.is_set():
+                with trio.move_on_after(self.connect_timeout if connect_wait is None
+                                        else connect_wait):
+                    await self._connected.wait()
+            if not self._connected.is_set():
+                raise NotSent(f"the core at {self.host}:{self.port} is not reachable")
+            sent = False
+            try:
+                async with self._send_lock:
+                    session, stream = self._session, self._stream
+                    if session is None or stream is None:
+                        raise NotSent("the connection to the core dropped before sending")
+                    session.send(request)  # LocalProtocolError: nothing sent
+                    data = session.data_to_send()
+                    sent = True  # from here on, bytes may have reached the bank
+                    await stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                if sent:
+                    raise OutcomeUnknown(f"connection lost while sending: {exc}") from None
+                raise NotSent(f"connection lost: {exc}") from None
+            with trio.move_on_after(timeout):
+                await waiter.done.wait()
+            if waiter.answer is not None:
+                return waiter.answer
+            if waiter.lost:
+                raise OutcomeUnknown("connection to the core lost before the answer came")
+            raise OutcomeUnknown(f"no answer from the core within {timeout:g} s")
+        finally:
+            if self._waiting.get(request.req_no) is waiter:
+                # Keep nothing: a later answer is logged as late.
+                del self._waiting[request.req_no]
+
+
+async def _http_connect(stream: trio.abc.Stream, host: str, port: int) -> None:
+    """Open a tunnel with HTTP CONNECT; leaves ``stream`` carrying the raw tunnel."""
+    conn = h11.Connection(h11.CLIENT)
+    target = f"{host}:{port}".encode("ascii")
+    await stream.send_all(conn.send(h11.Request(method="CONNECT", target=target,
+                                                headers=[("Host", target)])))
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            data = await stream.receive_some(RECEIVE_SIZE)
+            if not data:
+                raise LinkError("proxy closed the connection during CONNECT")
+            conn.receive_data(data)
+            continue
+        if isinstance(event, h11.Response):
+            if event.status_code != 200:
+                raise LinkError(f"proxy refused CONNECT: HTTP {event.status_code}")
+            if conn.trailing_data[0]:
+                raise LinkError("proxy sent data before the tunnel was set up")
+            return
+        if isinstance(event, h11.InformationalResponse):
+            continue
+        raise LinkError(f"unexpected proxy answer: {event!r}")
+
+

@@ -1,0 +1,1 @@
+"""The ``directlink`` subcommands, one module per group."""

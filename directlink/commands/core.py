@@ -1,0 +1,206 @@
+"""``directlink core …``: run and administer the simulated bank core."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import click
+import trio
+
+from config.errors import ConfigError
+from config.seed import DEMO_SEED, Seed, load_seed, parse_seed
+from core_sim.bank import Bank
+from core_sim.check import check_ledger
+from core_sim.home import CoreHome
+from core_sim.server import CoreServer
+from directlink.commands.common import home_option
+from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
+from protocol.keys import KeyFileError, VerifyKey, format_fingerprint
+
+
+def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None]:
+    """Open the ledger, creating it from the seed (or the demo seed) on first use.
+
+    An existing ledger keeps its data: a seed given again adds only what is
+    new (see core_sim.seeding); it never re-funds an account.
+    """
+    seed: Seed | None = None
+    try:
+        if seed_path is not None:
+            seed = load_seed(seed_path)
+        elif not home.exists():
+            seed = parse_seed(DEMO_SEED, "<demo seed>")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    home.dir.mkdir(parents=True, exist_ok=True)
+    if not home.exists():
+        home.seed.write_text(seed_path.read_text(encoding="utf-8") if seed_path else DEMO_SEED,
+                             encoding="utf-8")
+    try:
+        bank = Bank.open(home.ledger, seed=seed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return bank, seed
+
+
+def core_server(home: CoreHome, bank: Bank, *, allow_plaintext: bool,
+                clearing_interval: float) -> CoreServer:
+    keys = home.bank_keys(create=True)
+    return CoreServer(bank, keys, home.register.lookup, allow_plaintext=allow_plaintext,
+                      clearing_interval=clearing_interval or None)
+
+
+def signal_handlers(server: CoreServer) -> dict:
+    """SIGUSR1 forces a clearing run (batch included); SIGUSR2 runs end of day."""
+    async def clearing() -> None:
+        await server.run_clearing(force_batch=True)
+
+    async def end_of_day() -> None:
+        await server.end_of_day()
+
+    return {signal.SIGUSR1: clearing, signal.SIGUSR2: end_of_day}
+
+
+@click.group()
+def core() -> None:
+    """The simulated bank core: serve, check the ledger, enroll client keys."""
+
+
+@core.command()
+@home_option
+@click.option("--seed", "seed_path", type=click.Path(dir_okay=False, exists=True,
+              path_type=Path), help="YAML seed for a new ledger [default: a demo seed].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9003, show_default=True,
+              help="Port to listen on (0 = any free port).")
+@click.option("--allow-plaintext", is_flag=True,
+              help="Test mode: also accept unsigned, unencrypted (certflag=0) clients.")
+@click.option("--clearing-interval", type=click.FloatRange(0), default=3.0,
+              show_default=True, help="Seconds between clearing runs (0 = only on demand).")
+@click.option("-v", "--verbose", is_flag=True, help="Log INFO to stderr too.")
+def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaintext: bool,
+          clearing_interval: float, verbose: bool) -> None:
+    """Run the bank core until SIGINT/SIGTERM; prints READY core=HOST:PORT."""
+    core_home = CoreHome(home)
+    bank, _ = open_bank(core_home, seed_path)
+    setup_logging({"directlink": core_home.dir / "core.log"}, verbose=verbose)
+    server = core_server(core_home, bank, allow_plaintext=allow_plaintext,
+                         clearing_interval=clearing_interval)
+    pidfile = core_home.dir / "core.pid"
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            address = await nursery.start(server.serve, host, port)
+            pidfile.write_text(f"{os.getpid()}\n")
+            ready(f"READY core={address[0]}:{address[1]}")
+            nursery.start_soon(run_until_signalled, nursery, server.drain,
+                               signal_handlers(server))
+
+    try:
+        run_trio(main, f"cannot listen on {host}:{port}")
+    finally:
+        pidfile.unlink(missing_ok=True)
+        bank.close()
+
+
+@core.command()
+@home_option
+def check(home: Path) -> None:
+    """Verify the ledger's invariants; exit 1 on any violation."""
+    core_home = CoreHome(home)
+    if not core_home.exists():
+        raise click.ClickException(f"{core_home.ledger}: no ledger here")
+    report = check_ledger(core_home.ledger)
+    click.echo(str(report))
+    if not report.ok:
+        click.echo(f"FAILED: {len(report.failed)} of {len(report.checks)} checks", err=True)
+        raise SystemExit(1)
+    click.echo(f"OK: {len(report.checks)} checks passed")
+
+
+@core.command()
+@home_option
+@click.option("--corp-no", required=True, help="The enterprise's corp_no.")
+@click.option("--user-no", required=True, help="The operator's user_no.")
+@click.argument("public_key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def enroll(home: Path, corp_no: str, user_no: str, public_key: Path) -> None:
+    """Enroll an enterprise operator's public key (PEM) with the bank."""
+    core_home = CoreHome(home)
+    bank, _ = open_bank(core_home, None)
+    try:
+        known = bank.has_operator(corp_no, user_no)
+    finally:
+        bank.close()
+    if not known:
+        raise click.ClickException(f"{corp_no}/{user_no} is not an operator of this bank")
+    try:
+        key = VerifyKey.from_pem(public_key.read_bytes())
+    except KeyFileError as exc:
+        raise click.ClickException(f"{public_key}: {exc}") from None
+    core_home.register.enroll(corp_no, user_no, key)
+    bank_keys = core_home.bank_keys(create=True)
+    click.echo(f"enrolled {corp_no}/{user_no}, key id {key.key_id}")
+    click.echo(f"  client key fingerprint: {format_fingerprint(key.fingerprint)}")
+    click.echo(f"  bank key fingerprint:   {format_fingerprint(bank_keys.public.fingerprint)}")
+    click.echo(f"give the client {core_home.public_keys} and the bank fingerprint above")
+
+
+@core.command("export-key")
+@home_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+def export_key(home: Path, output: Path | None) -> None:
+    """Write the bank's public key file (for clients to pin)."""
+    text = CoreHome(home).bank_keys(create=True).public.to_text()
+    if output:
+        output.write_text(text, encoding="ascii")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _running_core(core_home: CoreHome) -> int | None:
+    try:
+        pid = int((core_home.dir / "core.pid").read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+@core.command()
+@home_option
+def clear(home: Path) -> None:
+    """Force a clearing run now (urgent and normal payments)."""
+    core_home = CoreHome(home)
+    pid = _running_core(core_home)
+    if pid:
+        os.kill(pid, signal.SIGUSR1)
+        click.echo(f"clearing run requested from the running core (pid {pid})")
+        return
+    bank, _ = open_bank(core_home, None)
+    try:
+        report = bank.run_clearing(force_batch=True)
+    finally:
+        bank.close()
+    click.echo(f"clearing run {report.run_no}: {len(report.settled)} settled, "
+               f"{len(report.returned)} returned, {report.pending} pending")
+
+
+@core.command()
+@home_option
+def eod(home: Path) -> None:
+    """End of day: settle everything due and advance the business date."""
+    core_home = CoreHome(home)
+    pid = _running_core(core_home)
+    if pid:
+        os.kill(pid, signal.SIGUSR2)
+        click.echo(f"end of day requested from the running core (pid {pid})")
+        return
+    bank, _ = open_bank(core_home, None)
+    try:
+        new_date = bank.end_of_day()
+    finally:
+        bank.close()
+    click.echo(f"business date is now {new_date:%Y-%m-%d}")

@@ -1,0 +1,140 @@
+"""``directlink up``: the embedded default — a bank core and a client daemon in one go.
+
+On first use it creates the home directory: a ledger from the seed (a demo
+seed when none is given), the bank's keys, the client's config with
+certflag=1, the client's key (encrypted with a generated security password
+kept in etc/password), the client key enrolled with the core and the bank key
+pinned in the client's config. Later runs keep all of it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+
+import click
+import trio
+
+from config.errors import ConfigError
+from config.ini import hash_password, load_config, render_default_config
+from config.seed import load_seed
+from core_sim.home import CoreHome
+from daemon.home import ClientHome, write_secret
+from directlink.commands.common import home_option
+from directlink.commands.core import core_server, open_bank, signal_handlers
+from directlink.commands.daemon import build_daemon
+from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
+from protocol.keys import SigningKey
+
+
+def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -> bool:
+    """Create the client's config and keys and enroll them, unless they exist."""
+    client = ClientHome(home)
+    if client.config.exists():
+        return False
+    bank_keys = core_home.bank_keys(create=True)
+    password = secrets.token_urlsafe(18)
+    write_secret(client.password_file, password.encode() + b"\n")
+    key = SigningKey.generate()
+    write_secret(client.keys / "client.key", key.to_pem(password.encode()))
+    (client.keys / "client.pub").write_bytes(key.public.to_pem())
+    shutil.copyfile(core_home.public_keys, client.keys / "bank.pub")
+    client.config.parent.mkdir(parents=True, exist_ok=True)
+    client.config.write_text(render_default_config(
+        corp_no=corp_no, user_no=user_no, certflag=1,
+        password_hash=hash_password(password),
+        private_key="../keys/client.key", certificate="../keys/client.pub",
+        bank_key="../keys/bank.pub", bank_fingerprint=bank_keys.public.fingerprint,
+        log_file="../log/directlink.log",
+    ), encoding="utf-8")
+    core_home.register.enroll(corp_no, user_no, key.public)
+    return True
+
+
+def _hints(erp_tcp, erp_http, home: Path, acno: str) -> str:
+    return f"""
+directlink is up (home {home}).
+Try:
+  directlink send --home {home} balance
+  directlink send --home {home} transfer --from {acno} --to 310066726018010000002 --amount 12.50
+  curl -s --data-binary @docs/examples/310101.xml http://{erp_http[0]}:{erp_http[1]}/
+ERP systems: raw TCP with the 7-byte header on {erp_tcp[0]}:{erp_tcp[1]}, HTTP POST on \
+{erp_http[0]}:{erp_http[1]}.
+Check the ledger: directlink core check --home {home}.  Stop with Ctrl-C.
+"""
+
+
+def _port(name: str, help: str):
+    return click.option(name, type=click.IntRange(0, 65535), default=None,
+                        help=help + " (0 = any free port)")
+
+
+@click.command()
+@home_option
+@click.option("--seed", "seed_path", type=click.Path(dir_okay=False, exists=True,
+              path_type=Path), help="YAML seed for a new home [default: a demo seed].")
+@_port("--erp-port", "Raw TCP ERP port [default: 30010]")
+@_port("--http-port", "HTTP ERP port [default: 8899]")
+@_port("--core-port", "Bank core port [default: 9003]")
+@click.option("--clearing-interval", type=click.FloatRange(0), default=3.0,
+              show_default=True, help="Seconds between clearing runs.")
+@click.option("-v", "--verbose", is_flag=True, help="Log INFO to stderr too.")
+def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int | None,
+       core_port: int | None, clearing_interval: float, verbose: bool) -> None:
+    """Set up (first time) and run the bank core and the client daemon together."""
+    home = home.absolute()
+    core_home = CoreHome(home)
+    bank, _ = open_bank(core_home, seed_path)
+    try:
+        corp_no, user_no, acno = _first_operator(core_home)
+        created = ensure_client(home, core_home, corp_no, user_no)
+        client = ClientHome(home)
+        try:
+            config = load_config(client.config)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        setup_logging({"directlink.core": core_home.dir / "core.log",
+                       "directlink.daemon": client.log_dir / "directlink.log",
+                       "directlink.erp": client.log_dir / "directlink.log"}, verbose=verbose)
+        server = core_server(core_home, bank, allow_plaintext=False,
+                             clearing_interval=clearing_interval)
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                core_address = await nursery.start(
+                    server.serve, "127.0.0.1",
+                    config.communication.port if core_port is None else core_port)
+                daemon = build_daemon(config, client, None, core_host=core_address[0],
+                                      core_port=core_address[1], erp_port=erp_port,
+                                      http_port=http_port)
+                addresses = await nursery.start(daemon.serve)
+                with trio.move_on_after(10):
+                    while not daemon.link.connected:
+                        await trio.sleep(0.01)
+                if created:
+                    click.echo(f"created {home}: demo bank, client config and keys", err=True)
+                click.echo(_hints(addresses.erp_tcp, addresses.erp_http, home, acno), err=True)
+                ready("READY erp_tcp={}:{} erp_http={}:{} core={}:{}".format(
+                    *addresses.erp_tcp, *addresses.erp_http, *core_address))
+
+                async def stop() -> None:
+                    await daemon.drain()
+                    await server.drain()
+
+                nursery.start_soon(run_until_signalled, nursery, stop,
+                                   signal_handlers(server))
+
+        run_trio(main, "cannot start")
+    finally:
+        bank.close()
+
+
+def _first_operator(core_home: CoreHome) -> tuple[str, str, str]:
+    """The seed's first enterprise, its first operator and first account."""
+    try:
+        seed = load_seed(core_home.seed)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    enterprise = seed.enterprises[0]
+    return enterprise.corp_no, enterprise.users[0], enterprise.accounts[0].acno
