@@ -34,24 +34,21 @@ import os
 import platform
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import cryptography
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-import cryptography  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
-
-from protocol.bodies import CODECS, REQUEST  # noqa: E402
-from protocol.events import EnrolledKey, Request, SessionEstablished  # noqa: E402
-from protocol.header import HEADER_SIZE, Header  # noqa: E402
-from protocol.keys import BankKeyPair, SigningKey  # noqa: E402
-from protocol.security import HANDSHAKE_INFO, HPKE_SUITE  # noqa: E402
-from protocol.session import ClientSession, ServerSession  # noqa: E402
+from protocol.bodies import CODECS, REQUEST
+from protocol.events import EnrolledKey, Request, SessionEstablished
+from protocol.header import HEADER_SIZE, Header
+from protocol.keys import BankKeyPair, SigningKey
+from protocol.security import HANDSHAKE_INFO, HPKE_SUITE
+from protocol.session import ClientSession, ServerSession
 
 CORP_NO, USER_NO = "0000000001", "001"
 TARGET_OVERHEAD_US = 30.0

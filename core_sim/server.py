@@ -212,6 +212,9 @@ class CoreServer:
         try:
             async with trio.open_nursery() as nursery:
                 await self._receive_loop(stream, session, nursery, flush, peer)
+        except Exception:
+            # No input may take the server down: a bug here costs one connection.
+            log.exception("%s: connection handler failed", peer)
         finally:
             await trio.aclose_forcefully(stream)
 

@@ -135,10 +135,17 @@ class CoreLink:
             self._connected.set()
             log.info("core link up: %s:%s (%s, protocol 1.%d)", self.host, self.port,
                      "signed+encrypted" if event.secure else "PLAINTEXT", event.minor)
+            failure: BaseException | None = None
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._heartbeats, nursery.cancel_scope)
-                await self._read_loop(stream, session)
+                nursery.start_soon(self._heartbeats)
+                try:
+                    await self._read_loop(stream, session)
+                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
+                        ProtocolError, LinkError) as exc:
+                    failure = exc
                 nursery.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -202,10 +209,15 @@ class CoreLink:
         elif isinstance(event, Heartbeat):
             pass
 
-    async def _heartbeats(self, cancel_scope) -> None:
+    async def _heartbeats(self) -> None:
+        # A failed heartbeat needs no handling here: the read loop notices the
+        # dead connection (EOF or silence) and the link reconnects.
         while True:
             await trio.sleep(self.heartbeat_interval)
-            await self._send(Heartbeat())
+            try:
+                await self._send(Heartbeat())
+            except (NotSent, trio.BrokenResourceError, trio.ClosedResourceError):
+                return
 
     def _disconnected(self) -> None:
         self._connected = trio.Event()

@@ -493,7 +493,7 @@ class WireReplyLike(Protocol):
 class WireReply:
     """A plain :class:`WireReplyLike`: the core's return code, message, serial and body."""
 
-    ret_code: str
+    ret_code: str | ReturnCode
     ret_msg: str = ""
     serial_no: str = ""
     fields: Mapping[str, object] = field(default_factory=dict)

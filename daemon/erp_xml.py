@@ -120,7 +120,8 @@ class ErpRequestError(Exception):
     ``code`` is the :class:`~protocol.codes.ReturnCode` for the reply's
     ``particular_code``, ``info`` the specific reason for ``particular_info``
     and ``head`` the request head fields known so far, to echo in the reply.
-    ``encoding`` is the encoding the reply should use.
+    ``encoding`` is the encoding the reply should use (the request's, once
+    known); ``""`` means unknown: use the configured one.
     """
 
     def __init__(
@@ -129,7 +130,7 @@ class ErpRequestError(Exception):
         info: str,
         head: Mapping[str, str] | None = None,
         *,
-        encoding: str = "GBK",
+        encoding: str = "",
     ) -> None:
         super().__init__(f"{code.code} {info}")
         self.code = code
@@ -194,9 +195,9 @@ def parse_request(
 
 
 def _decode(data: bytes, configured: str) -> tuple[str, str]:
-    used = configured
+    used, skip = configured, 0
     if data.startswith(_UTF8_BOM):
-        used, data = "UTF-8", data[len(_UTF8_BOM) :]
+        used, skip = "UTF-8", len(_UTF8_BOM)
     else:
         declared = _declared_encoding(data)
         if declared is not None:
@@ -204,13 +205,15 @@ def _decode(data: bytes, configured: str) -> tuple[str, str]:
     try:
         # The parser receives text, so it never applies the declaration itself:
         # the encoding is decided here, once, by the rules above.
-        return used, data.decode(_DECODERS[used])
+        return used, data[skip:].decode(_DECODERS[used])
     except UnicodeDecodeError as exc:
+        offset = skip + exc.start
         raise ErpRequestError(
             codes.ENCODING_ERROR,
-            f"not valid {used} at byte offset {exc.start}: {data[exc.start:exc.start + 4]!r}",
+            f"not valid {used} at byte offset {offset}: {data[offset:offset + 4]!r}",
             _salvage_head(data),
-            encoding=configured,
+            # Reply in the encoding the ERP declared: that is what it reads.
+            encoding=used,
         ) from None
 
 

@@ -90,6 +90,9 @@ class Daemon:
             self._in_flight += 1
             try:
                 await handler(stream)
+            except Exception:
+                # No ERP input may take a listener down: a bug costs one connection.
+                log.exception("ERP connection handler failed")
             finally:
                 self._in_flight -= 1
         return tracked

@@ -53,6 +53,9 @@ class FrameDecoder:
 
     def next_frame(self) -> bytes | None:
         """The next complete frame's message bytes, or None until more data arrives."""
+        # The following frame's prefix is checked here, not after taking a frame, so the
+        # frames before a bad one are all handed out first.
+        self._read_prefix()
         need = self._need
         if need is None or len(self._buffer) < PREFIX_SIZE + need:
             return None
@@ -60,7 +63,6 @@ class FrameDecoder:
         frame = bytes(self._buffer[PREFIX_SIZE:end])
         del self._buffer[:end]
         self._need = None
-        self._read_prefix()
         return frame
 
     @property

@@ -282,7 +282,11 @@ def _recoverable(exc: ProtocolError, header: Header) -> ProtocolError:
 
 def _fit_message(text: str, width: int = 60) -> str:
     """Shorten a message to fit the header's ret_msg field (GB18030 bytes)."""
-    data = text.encode("gb18030", "replace")
+    try:
+        data = text.encode("gb18030")
+    except UnicodeEncodeError:  # lone surrogates: the header field would refuse them
+        data = text.encode("gb18030", "replace")
+        text = data.decode("gb18030")
     if len(data) <= width:
         return text
     return data[:width].decode("gb18030", "ignore")
@@ -372,7 +376,10 @@ class ClientSession(_Session):
             raise RemoteProtocolError("message for another enterprise", code=codes.NOT_ENROLLED)
         kind = header.msg_type
         if kind == MessageType.RESPONSE:
-            fields = self._decode_body(header, body, RESPONSE) if body else {}
+            # A refusal has no body; an unknown tr_code is P005 even without one
+            # (the Response event itself would refuse it as a local error).
+            known = (header.tr_code, RESPONSE) in CODECS
+            fields = self._decode_body(header, body, RESPONSE) if body or not known else {}
             return Response(tr_code=header.tr_code, req_no=header.req_no,
                             serial_no=header.serial_no, ret_code=header.ret_code,
                             ret_msg=header.ret_msg, fields=fields)
@@ -420,6 +427,7 @@ class ClientSession(_Session):
             self.secure = True
         self._handshake = None
         self.state = State.ESTABLISHED
+        self._numbered = True
         return SessionEstablished(
             corp_no=self.corp_no, user_no=self.user_no,
             key_id=self._own_key.key_id if self._own_key else "",
@@ -547,6 +555,10 @@ class ServerSession(_Session):
                                           "known operator", code=codes.NOT_ENROLLED)
             self._check_time(header)
             server_nonce = self._random(32)
+            # certflag=0: nothing in this session is signed (the client refuses signed
+            # messages in a plaintext session), even when this bank has keys.
+            self._own_key = None
+            self._own_key_id = ""
         # The acknowledgement is sent before the ciphers exist and before the state
         # changes: signed, not encrypted, sequence number 0.
         ack = HANDSHAKE_ACK_CODEC.encode({"server_nonce": server_nonce,
@@ -558,6 +570,7 @@ class ServerSession(_Session):
             self._recv_cipher = DirectionCipher(c2s)
             self.secure = True
         self.state = State.ESTABLISHED
+        self._numbered = True
         return SessionEstablished(corp_no=self.corp_no, user_no=self.user_no,
                                   key_id=self.key_id, minor=self.minor, secure=self.secure)
 

@@ -245,6 +245,20 @@ def test_gbk_bytes_declared_utf8_are_d004() -> None:
     data = '<?xml version="1.0" encoding="UTF-8"?>' + _doc("<summary>货款</summary>")
     error = _refused(data.encode("gbk"), codes.ENCODING_ERROR)
     assert "UTF-8" in error.info
+    assert error.encoding == "UTF-8"  # the reply goes back in what the ERP declared
+
+
+def test_bad_bytes_after_a_byte_order_mark_report_the_offset_in_the_request() -> None:
+    data = b"\xef\xbb\xbf<ap>\xff</ap>"
+    error = _refused(data, codes.ENCODING_ERROR)
+    assert "offset 7" in error.info
+
+
+def test_errors_carry_the_encoding_for_the_reply() -> None:
+    assert _refused(b"<ap>", codes.XML_MALFORMED).encoding == "GBK"
+    assert _refused(b"<ap>", codes.XML_MALFORMED, encoding="utf-8").encoding == "UTF-8"
+    assert _refused(b"<x/>", codes.XML_STRUCTURE, encoding="GB18030").encoding == "GB18030"
+    assert _refused(b"x" * 11, codes.XML_TOO_LARGE, max_size=10).encoding == "GBK"
 
 
 @pytest.mark.parametrize(
