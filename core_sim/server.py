@@ -162,8 +162,8 @@ class CoreServer:
             await pending.done.wait()
             reply = pending.reply
             if reply is None:
-                session.send(ErrorMessage(ret_code=codes.INTERNAL_ERROR.code,
-                                          ret_msg=codes.INTERNAL_ERROR.message,
+                session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
+                                          ret_msg=codes.BANK_FAULT.message,
                                           req_no=request.req_no, tr_code=request.tr_code))
             else:
                 try:
@@ -173,8 +173,8 @@ class CoreServer:
                 except LocalProtocolError:
                     log.exception("reply to %s/%s does not encode", request.corp_no,
                                   request.req_no)
-                    session.send(ErrorMessage(ret_code=codes.INTERNAL_ERROR.code,
-                                              ret_msg=codes.INTERNAL_ERROR.message,
+                    session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
+                                              ret_msg=codes.BANK_FAULT.message,
                                               req_no=request.req_no,
                                               tr_code=request.tr_code))
             log.info("corp_no=%s req_no=%s tr_code=%s ret_code=%s ms=%.1f", request.corp_no,

@@ -81,14 +81,14 @@ class Kind(Enum):
     """How an ERP field is checked and converted."""
 
     ACNO = "account number: letters, digits, '-'"
-    TEXT = "text, at most N bytes in GB18030 (a Chinese character is 2)"
-    ASCII = "printable ASCII, at most N characters"
+    TEXT = "text, at most {width} bytes in GB18030 (a Chinese character is 2)"
+    ASCII = "printable ASCII, at most {width} characters"
     BANK_NO = "12-digit bank number (联行号)"
     CURRENCY = "3-letter currency code"
     DATE = "date YYYYMMDD"
     AMOUNT = "yuan, up to two decimals, positive"
     FLAG = "one of the listed values"
-    COUNT = "non-negative integer, at most N digits"
+    COUNT = "non-negative integer, at most {width} digits"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,7 +109,7 @@ class FieldRule:
     def describe(self) -> str:
         """The format column of the docs' field tables."""
         if self.kind in (Kind.TEXT, Kind.ASCII, Kind.COUNT):
-            text = self.kind.value.replace("N", str(self.width))
+            text = self.kind.value.format(width=self.width)
         elif self.kind is Kind.ACNO:
             text = f"{self.kind.value}, at most {self.width}"
         elif self.kind is Kind.FLAG:

@@ -8,6 +8,7 @@ addresses outside the [bind] allow-list are closed at once and logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -127,12 +128,10 @@ class ErpListeners:
                     return
         except h11.RemoteProtocolError as exc:
             log.warning("erp_http: bad HTTP: %s", exc)
-            try:
+            with contextlib.suppress(h11.LocalProtocolError, trio.BrokenResourceError,
+                                     trio.ClosedResourceError):
                 await self._respond(stream, conn, exc.error_status_hint,
                                     f"bad request: {exc}\n".encode(), b"text/plain")
-            except (h11.LocalProtocolError, trio.BrokenResourceError,
-                    trio.ClosedResourceError):
-                pass
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             log.info("erp_http: connection lost: %s", exc)
         finally:

@@ -30,7 +30,7 @@ from protocol.events import ErrorMessage, Request
 log = logging.getLogger("directlink.erp")
 
 #: Codes from the bank that mean "executed or not, we cannot say".
-_BANK_UNKNOWN = frozenset({codes.INTERNAL_ERROR.code})
+_BANK_UNKNOWN = frozenset({codes.BANK_FAULT.code})
 
 
 class ErpService:

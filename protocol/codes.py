@@ -38,7 +38,7 @@ OUT_OF_STATE = _c("P006", "OUT_OF_STATE", "message not allowed in the session's 
 AUTHENTICATION_FAILED = _c("P010", "AUTHENTICATION_FAILED", "authentication failed")
 PLAINTEXT_REFUSED = _c("P011", "PLAINTEXT_REFUSED", "unsigned, unencrypted messages are refused")
 NOT_ENROLLED = _c("P012", "NOT_ENROLLED", "enterprise or operator not enrolled")
-INTERNAL_ERROR = _c("P020", "INTERNAL_ERROR",
+BANK_FAULT = _c("P020", "BANK_FAULT",
                     "bank internal error; outcome unknown, query with 310204")
 SHUTTING_DOWN = _c("P021", "SHUTTING_DOWN", "bank is shutting down; request not executed")
 
@@ -63,10 +63,14 @@ INTERNAL_ERROR = _c("E016", "INTERNAL_ERROR", "the bank could not process it; no
 # -- client daemon (ERP interface) -------------------------------------------
 XML_MALFORMED = _c("D001", "XML_MALFORMED", "request is not well-formed XML")
 XML_TOO_LARGE = _c("D002", "XML_TOO_LARGE", "request exceeds the size limit")
-XML_STRUCTURE = _c("D003", "XML_STRUCTURE", "request lacks <ap><head>...</head><body>...</body></ap>")
-ENCODING_ERROR = _c("D004", "ENCODING_ERROR", "request cannot be decoded in the configured encoding")
-IDENTITY_MISMATCH = _c("D005", "IDENTITY_MISMATCH", "corp_no or user_no is not the configured enterprise's")
-DUPLICATE_IN_FLIGHT = _c("D006", "DUPLICATE_IN_FLIGHT", "a request with this req_no is already in flight")
+XML_STRUCTURE = _c("D003", "XML_STRUCTURE",
+                    "request lacks <ap><head>...</head><body>...</body></ap>")
+ENCODING_ERROR = _c("D004", "ENCODING_ERROR",
+                     "request cannot be decoded in the configured encoding")
+IDENTITY_MISMATCH = _c("D005", "IDENTITY_MISMATCH",
+                        "corp_no or user_no is not the configured enterprise's")
+DUPLICATE_IN_FLIGHT = _c("D006", "DUPLICATE_IN_FLIGHT",
+                          "a request with this req_no is already in flight")
 CORE_UNAVAILABLE = _c("D007", "CORE_UNAVAILABLE", "bank not reachable; the request was not sent")
 OUTCOME_UNKNOWN = _c("D008", "OUTCOME_UNKNOWN", "processing: outcome unknown, query with 310204")
 DAEMON_BUSY = _c("D009", "DAEMON_BUSY", "client is shutting down or overloaded; request not sent")

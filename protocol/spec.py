@@ -246,6 +246,12 @@ def vectors() -> str:
     return "\n".join(parts) + "\n"
 
 
+def bank_key_file() -> str:
+    """The bank key file of the test vectors' bank, as BankPublicKeys.to_text() writes it."""
+    bank = keys.BankKeyPair.from_seeds(bytes([0x02]) * 32, bytes([0x03]) * 32)
+    return f"```text\n{bank.public.to_text()}```\n"
+
+
 # -- blocks -------------------------------------------------------------------
 
 
@@ -263,6 +269,7 @@ def renderers() -> dict[str, Callable[[], str]]:
     for (tr_code, direction), declaration in bodies.BODIES.items():
         out[f"body-{tr_code}-{direction}"] = _body_renderer(declaration)
     out["return-codes"] = return_code_table
+    out["bank-key-file"] = bank_key_file
     out["constants"] = constants_table
     out["vectors"] = vectors
     return out

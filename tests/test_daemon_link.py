@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import trio
 import pytest
+import trio
 
 from config.seed import DEMO_SEED, parse_seed
 from core_sim.bank import Bank

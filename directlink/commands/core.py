@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 from pathlib import Path
@@ -18,6 +19,12 @@ from core_sim.server import CoreServer
 from directlink.commands.common import home_option
 from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
 from protocol.keys import KeyFileError, VerifyKey, format_fingerprint
+from protocol.security import CST
+
+
+def china_time() -> dt.datetime:
+    """The bank's clock: China Standard Time (naive), like the wire's tr_date/tr_time."""
+    return dt.datetime.now(CST).replace(tzinfo=None)
 
 
 def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None]:
@@ -39,7 +46,7 @@ def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None
         home.seed.write_text(seed_path.read_text(encoding="utf-8") if seed_path else DEMO_SEED,
                              encoding="utf-8")
     try:
-        bank = Bank.open(home.ledger, seed=seed)
+        bank = Bank.open(home.ledger, seed=seed, clock=china_time)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     return bank, seed
