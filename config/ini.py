@@ -40,6 +40,7 @@ from pathlib import Path
 
 from config.errors import ConfigError
 from config.seed import corp_no_problem, user_no_problem
+from protocol.keys import format_fingerprint, normalize_fingerprint
 
 __all__ = [
     "KNOWN_KEYS",
@@ -397,26 +398,6 @@ def _path(raw: str, ctx: _Context) -> Path:
 
 def _optional_path(raw: str, ctx: _Context) -> Path | None:
     return _resolve(raw, ctx) if raw else None
-
-
-def normalize_fingerprint(text: str) -> str:
-    """64 lower-case hex digits from a fingerprint written with spaces/colons.
-
-    Raises ValueError (saying why) when ``text`` is not a SHA-256 fingerprint.
-    """
-    digits = re.sub(r"[\s:]", "", text).lower()
-    if not re.fullmatch(r"[0-9a-f]*", digits):
-        raise ValueError(f"not a key fingerprint: {text!r} (expected hex digits)")
-    if len(digits) != 64:
-        raise ValueError(
-            f"not a key fingerprint: {len(digits)} hex digits, expected 64 (e.g. '3f2a 9c01 ...')"
-        )
-    return digits
-
-
-def format_fingerprint(digits: str) -> str:
-    """Hex digits in groups of four for people: ``3f2a 9c01 ...``."""
-    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
 def _fingerprint(raw: str, _ctx: _Context) -> str | None:
@@ -914,7 +895,8 @@ _HASH_BYTES = 32
 _SCRYPT_MAX_MEMORY = 256 * 1024 * 1024
 
 
-def _password_bytes(password: str) -> bytes:
+def password_bytes(password: str) -> bytes:
+    """The password as bytes, for the hash and for encrypting the private key alike."""
     # The same characters typed through different input methods can arrive
     # composed or decomposed; NFC makes them the same password.
     return unicodedata.normalize("NFC", password).encode("utf-8")
@@ -922,7 +904,7 @@ def _password_bytes(password: str) -> bytes:
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, size: int) -> bytes:
     return hashlib.scrypt(
-        _password_bytes(password),
+        password_bytes(password),
         salt=salt,
         n=n,
         r=r,

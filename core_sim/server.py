@@ -22,7 +22,12 @@ import trio
 from core_sim.transaction import Reply
 from core_sim.transaction import Request as BankRequest
 from protocol import codes
-from protocol.errors import AuthenticationError, LocalProtocolError, RemoteProtocolError
+from protocol.errors import (
+    AuthenticationError,
+    LocalProtocolError,
+    MessageTooLarge,
+    RemoteProtocolError,
+)
 from protocol.events import (
     NEED_DATA,
     ErrorMessage,
@@ -170,6 +175,13 @@ class CoreServer:
                     session.send(Response(tr_code=request.tr_code, req_no=request.req_no,
                                           serial_no=reply.serial_no, ret_code=reply.ret_code,
                                           ret_msg=reply.ret_msg, fields=reply.fields))
+                except MessageTooLarge as exc:
+                    # Only queries have replies that grow; the client should page (310301).
+                    log.warning("reply to %s/%s: %s", request.corp_no, request.req_no, exc)
+                    session.send(ErrorMessage(ret_code=codes.RESULT_TOO_LARGE.code,
+                                              ret_msg=codes.RESULT_TOO_LARGE.message,
+                                              req_no=request.req_no,
+                                              tr_code=request.tr_code))
                 except LocalProtocolError:
                     log.exception("reply to %s/%s does not encode", request.corp_no,
                                   request.req_no)

@@ -13,11 +13,13 @@ start unattended; a production install types the password or passes a file.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.ini import ClientConfig
+from config.ini import ClientConfig, password_bytes
 from protocol.keys import BankPublicKeys, KeyFileError, SigningKey, normalize_fingerprint
 
 PASSWORD_ENV = "DIRECTLINK_PASSWORD"
@@ -60,13 +62,19 @@ def read_password(home: ClientHome, password_file: Path | None = None) -> str | 
 
 
 def write_secret(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only (atomically)."""
+    """Write a file readable by its owner only: atomically and durably."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def load_signing_key(config: ClientConfig, password: str | None) -> SigningKey:
@@ -76,7 +84,7 @@ def load_signing_key(config: ClientConfig, password: str | None) -> SigningKey:
     except FileNotFoundError:
         raise SetupError(f"{path}: no private key; run `directlink keys generate`") from None
     try:
-        return SigningKey.from_pem(data, password.encode() if password else None)
+        return SigningKey.from_pem(data, password_bytes(password) if password else None)
     except KeyFileError as exc:
         raise SetupError(f"{path}: {exc}") from None
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import click
 
 from directlink import __version__
+from directlink.commands.config import config
 from directlink.commands.core import core
 from directlink.commands.daemon import daemon_group
+from directlink.commands.enroll import enroll
+from directlink.commands.keys import keys
+from directlink.commands.send import send
 from directlink.commands.up import up
 
 
@@ -21,19 +25,8 @@ def cli() -> None:
     """
 
 
-cli.add_command(up)
-cli.add_command(core)
-cli.add_command(daemon_group)
-
-for _module, _name in (("directlink.commands.config", "config"),
-                       ("directlink.commands.keys", "keys"),
-                       ("directlink.commands.enroll", "enroll"),
-                       ("directlink.commands.send", "send")):
-    try:
-        _mod = __import__(_module, fromlist=[_name])
-    except ImportError:  # pragma: no cover - while a command group is being written
-        continue
-    cli.add_command(getattr(_mod, _name))
+for _command in (up, core, daemon_group, config, keys, enroll, send):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -41,6 +41,8 @@ NOT_ENROLLED = _c("P012", "NOT_ENROLLED", "enterprise or operator not enrolled")
 BANK_FAULT = _c("P020", "BANK_FAULT",
                     "bank internal error; outcome unknown, query with 310204")
 SHUTTING_DOWN = _c("P021", "SHUTTING_DOWN", "bank is shutting down; request not executed")
+RESULT_TOO_LARGE = _c("P022", "RESULT_TOO_LARGE",
+                      "reply too large for one message; narrow the query or page it")
 
 # -- business refusals (the bank core) --------------------------------------
 INVALID_FIELD = _c("E001", "INVALID_FIELD", "missing or invalid field")

@@ -55,6 +55,12 @@ class FieldOverflow(LocalProtocolError):
         self.reason = reason
 
 
+class MessageTooLarge(LocalProtocolError):
+    """A message this side tried to send does not fit the maximum frame size."""
+
+    code = codes.RESULT_TOO_LARGE
+
+
 class DecodeError(RemoteProtocolError):
     """Bytes from the peer that do not decode; names the field and byte offset."""
 

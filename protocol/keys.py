@@ -16,6 +16,7 @@ the caller's business.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -38,11 +39,17 @@ def format_fingerprint(hex_digest: str) -> str:
 
 
 def normalize_fingerprint(text: str) -> str:
-    """Accept a fingerprint with spaces or colons, in any case; return 64 hex digits."""
-    cleaned = "".join(ch for ch in text if ch not in " :\t").lower()
-    if len(cleaned) != 64 or any(ch not in "0123456789abcdef" for ch in cleaned):
-        raise KeyFileError("a fingerprint is 64 hex digits (spaces and colons are ignored)")
-    return cleaned
+    """64 lower-case hex digits from a fingerprint written with spaces or colons.
+
+    Raises KeyFileError (a ValueError, saying why) when ``text`` is not one.
+    """
+    digits = re.sub(r"[\s:]", "", text).lower()
+    if not re.fullmatch(r"[0-9a-f]*", digits):
+        raise KeyFileError(f"not a key fingerprint: {text!r} (expected hex digits)")
+    if len(digits) != 64:
+        raise KeyFileError(f"not a key fingerprint: {len(digits)} hex digits, expected 64 hex digits "
+                           "(e.g. '3f2a 9c01 ...')")
+    return digits
 
 
 class VerifyKey:

@@ -37,6 +37,7 @@ from protocol.errors import (
     AuthenticationError,
     DecodeError,
     LocalProtocolError,
+    MessageTooLarge,
     ProtocolError,
     RemoteProtocolError,
 )
@@ -179,6 +180,12 @@ class _Session:
         tr_date, tr_time = self._stamper.stamp(self._clock())
         cipher = self._send_cipher
         key = self._own_key
+        size = (HEADER_SIZE + len(body) + (TAG_SIZE if cipher else 0)
+                + (SIGNATURE_SIZE if key else 0))
+        if size > self._max_frame:
+            # Refused before a sequence number is used, so the session stays in step.
+            raise MessageTooLarge(f"a {msg_type} message of {size} bytes exceeds the maximum "
+                                  f"frame size of {self._max_frame}")
         # Handshake messages, and errors before a session exists, carry 0.
         seq = self._send_seq + 1 if self._numbered else 0
         header = Header(
@@ -209,8 +216,6 @@ class _Session:
     def _open(self, message: bytes) -> tuple[Header, bytes]:
         """Check and open one authenticated message; returns its header and plaintext body."""
         header = Header.parse(message)
-        if header.minor > self._own_minor:
-            pass  # a newer peer: reserved bytes and trailing body bytes are ignored
         expected = HEADER_SIZE + header.body_len + header.sig_len
         if len(message) != expected:
             raise DecodeError(
@@ -398,12 +403,11 @@ class ClientSession(_Session):
             raise DecodeError("frame length does not match the header", field="body_len",
                               offset=OFFSETS["body_len"])
         signed_end = HEADER_SIZE + header.body_len
-        if self._bank is not None:
-            # Everything the bank says before keys exist must carry its signature.
-            if (header.key_id != self._bank.key_id or header.sig_len != SIGNATURE_SIZE
-                    or not self._bank.verify.verify(message[signed_end:],
-                                                    message[:signed_end])):
-                raise AuthenticationError("handshake reply not signed by the pinned bank key")
+        # Everything the bank says before keys exist must carry its signature.
+        if self._bank is not None and (
+                header.key_id != self._bank.key_id or header.sig_len != SIGNATURE_SIZE
+                or not self._bank.verify.verify(message[signed_end:], message[:signed_end])):
+            raise AuthenticationError("handshake reply not signed by the pinned bank key")
         if header.msg_type == MessageType.ERROR:
             self.state = State.CLOSED
             return self._error_event(header)

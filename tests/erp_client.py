@@ -183,7 +183,7 @@ def send_http(address: Address, xml: bytes, *, timeout: float = 60.0,
 # -- replies ----------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class Reply:
     head: dict[str, str]
     body: dict[str, str]
@@ -207,8 +207,8 @@ class Reply:
     def table(self) -> list[list[str]]:
         return serial_record(self.body)
 
-    def __str__(self) -> str:
-        return f"{self.code} {self.info!r} head={self.head} body={self.body}"
+    def __repr__(self) -> str:
+        return f"<Reply {self.code} {self.info!r} head={self.head} body={self.body}>"
 
 
 def parse_reply(xml: bytes) -> Reply:

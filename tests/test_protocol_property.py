@@ -368,7 +368,9 @@ def test_plaintext_server_on_hand_built_messages(data):
                   tr_time="103015", sig_len=0, more_flag="0", frag_no=0,
                   msg_type=data.draw(st.sampled_from(MessageType.ALL)),
                   tr_code=data.draw(st.sampled_from(["310101", "210201", "999999", ""])))
-    body = data.draw(st.binary(max_size=400))
+    key = data.draw(st.sampled_from(KEYS))
+    body = data.draw(st.one_of(st.just(b""), st.binary(max_size=400),
+                               record_values(BODIES[key]).map(CODECS[key].encode)))
     values["body_len"] = len(body)
     message = Header(**values).build() + body
     drive(pair.server, frame(message))

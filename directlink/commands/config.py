@@ -26,6 +26,7 @@ from config.ini import (
     hash_password,
     load_config,
     masked,
+    password_bytes,
     render_default_config,
     verify_password,
 )
@@ -135,7 +136,7 @@ def new_password(password_file: Path | None, *, use_env: bool,
 
 def key_password(password: str | None) -> bytes | None:
     """The private key's encryption password, encoded as the daemon encodes it."""
-    return password.encode() if password else None
+    return password_bytes(password) if password else None
 
 
 def write_public(path: Path, data: bytes) -> None:

@@ -9,6 +9,7 @@ pinned in the client's config. Later runs keep all of it.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ import click
 import trio
 
 from config.errors import ConfigError
-from config.ini import hash_password, load_config, render_default_config
+from config.ini import hash_password, load_config, password_bytes, render_default_config
 from config.seed import load_seed
 from core_sim.home import CoreHome
 from daemon.home import ClientHome, write_secret
@@ -37,7 +38,7 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
     password = secrets.token_urlsafe(18)
     write_secret(client.password_file, password.encode() + b"\n")
     key = SigningKey.generate()
-    write_secret(client.keys / "client.key", key.to_pem(password.encode()))
+    write_secret(client.keys / "client.key", key.to_pem(password_bytes(password)))
     (client.keys / "client.pub").write_bytes(key.public.to_pem())
     shutil.copyfile(core_home.public_keys, client.keys / "bank.pub")
     client.config.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +57,9 @@ def _hints(erp_tcp, erp_http, home: Path, acno: str) -> str:
     return f"""
 directlink is up (home {home}).
 Try:
-  directlink send --home {home} balance
-  directlink send --home {home} transfer --from {acno} --to 310066726018010000002 --amount 12.50
+  directlink send --home {home} --port {erp_tcp[1]} balance
+  directlink send --home {home} --port {erp_tcp[1]} transfer --from {acno} \
+      --to 310066726018010000002 --amount 12.50
   curl -s --data-binary @docs/examples/310101.xml http://{erp_http[0]}:{erp_http[1]}/
 ERP systems: raw TCP with the 7-byte header on {erp_tcp[0]}:{erp_tcp[1]}, HTTP POST on \
 {erp_http[0]}:{erp_http[1]}.
@@ -86,6 +88,7 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
     home = home.absolute()
     core_home = CoreHome(home)
     bank, _ = open_bank(core_home, seed_path)
+    pidfile = core_home.dir / "core.pid"
     try:
         corp_no, user_no, acno = _first_operator(core_home)
         created = ensure_client(home, core_home, corp_no, user_no)
@@ -105,6 +108,9 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
                 core_address = await nursery.start(
                     server.serve, "127.0.0.1",
                     config.communication.port if core_port is None else core_port)
+                # `directlink core clear` / `eod` signal the running core through this
+                # file; without it they would run on the ledger behind its back.
+                pidfile.write_text(f"{os.getpid()}\n")
                 daemon = build_daemon(config, client, None, core_host=core_address[0],
                                       core_port=core_address[1], erp_port=erp_port,
                                       http_port=http_port)
@@ -127,6 +133,7 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
 
         run_trio(main, "cannot start")
     finally:
+        pidfile.unlink(missing_ok=True)
         bank.close()
 
 

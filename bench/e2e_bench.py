@@ -1,0 +1,390 @@
+"""End-to-end throughput of ERP transfers through the daemon and the core, and its floor.
+
+Run by hand (not a test)::
+
+    .venv/bin/python bench/e2e_bench.py [--seconds N] [--warmup N] [--concurrency 1,16,64]
+
+**End to end.** ``directlink up`` runs in its own process on a fresh home
+(demo seed, certflag=1: every message signed and encrypted). Load processes,
+separate from it, post 210201 same-bank transfers of 0.01 yuan from
+310066726018010000001 to 310066726018010000002, each with a new req_no, as an
+ERP does: one TCP connection per request, the 7-byte length header, GBK XML,
+read until EOF. C clients run a closed loop (each sends its next request when
+the previous reply arrived), for C in --concurrency. A request counts if it
+started after the warm-up and finished inside the measured window; any reply
+other than particular_code 0000 is an error. Afterwards the payer's balance
+must have dropped by exactly 0.01 per successful transfer and
+``directlink core check`` must pass.
+
+**Floor.** The same framing, signing and encryption without XML and ledger:
+a ClientSession process and a ServerSession process talk over TCP, C tasks
+in the client keep one 210201 request each outstanding on the one connection
+(as the daemon multiplexes its ERP clients onto one link), and the server
+echoes a 210201 Response (stat 1) for each. Same wire fields as the daemon
+sends for the transfer above.
+
+Prints the machine, a markdown table (transfers/s, p50, p99 per C, the floor,
+and the ratio end-to-end / floor) and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing as mp
+import os
+import platform
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.erp_client import (  # noqa: E402
+    ACNO_1,
+    ACNO_2,
+    ErpClient,
+    cli,
+    frame,
+    request_xml,
+    running_up,
+    transfer_body,
+)
+
+CORP_NO, USER_NO = "0000000001", "001"
+AMOUNT = "0.01"
+OK_MARK = b"<particular_code>0000</particular_code>"
+PLACEHOLDER = "REQNOPLACEHOLDER"
+
+TARGET_RATE_AT_16 = 1500.0
+TARGET_P99_MS_AT_16 = 30.0
+TARGET_FLOOR_RATIO = 0.5
+
+
+# -- load processes --------------------------------------------------------------------
+
+
+def _window(go, times) -> tuple[float, float]:
+    go.wait()
+    return times[0], times[1]
+
+
+def erp_load(address: tuple[str, int], threads: int, prefix: str, go, times, results) -> None:
+    """Closed-loop ERP clients over raw TCP, one connection per request."""
+    template = request_xml("210201", transfer_body(AMOUNT), req_no=PLACEHOLDER)
+    placeholder = PLACEHOLDER.encode()
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    counts = {"ok": 0, "errors": 0}
+    samples: list[str] = []
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        start, end = window
+        out = latencies[index]
+        ok = errors = n = 0
+        clock = time.perf_counter
+        mono = time.monotonic
+        while mono() < end:
+            n += 1
+            req_no = f"{prefix}{index:02d}{n:08d}".encode()
+            data = frame(template.replace(placeholder, req_no))
+            began = mono()
+            t0 = clock()
+            try:
+                with socket.create_connection(address, timeout=60) as sock:
+                    sock.sendall(data)
+                    chunks = []
+                    while chunk := sock.recv(65536):
+                        chunks.append(chunk)
+                reply = b"".join(chunks)
+                good = OK_MARK in reply
+            except OSError as exc:
+                reply, good = repr(exc).encode(), False
+            elapsed = clock() - t0
+            if good:
+                ok += 1
+            else:
+                errors += 1
+                if len(samples) < 3:
+                    samples.append(reply[:400].decode("gbk", "replace"))
+            if began >= start and began + elapsed <= end:
+                out.append(elapsed)
+        with lock:
+            counts["ok"] += ok
+            counts["errors"] += errors
+
+    window = _window(go, times)
+    pool = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    results.put({"latencies": [x for out in latencies for x in out], **counts,
+                 "samples": samples})
+
+
+def floor_server(seeds: dict[str, bytes], ready) -> None:
+    """A ServerSession that answers every 210201 Request with a Response, nothing else."""
+    import trio
+
+    from protocol.events import NEED_DATA, EnrolledKey, Heartbeat, Request, Response
+    from protocol.keys import BankKeyPair, SigningKey
+    from protocol.session import ServerSession
+
+    bank = BankKeyPair.from_seeds(seeds["sign"], seeds["kem"])
+    client_key = SigningKey.from_seed(seeds["client"])
+    enrolled = EnrolledKey(corp_no=CORP_NO, user_no=USER_NO, key=client_key.public)
+    serial = iter(range(1, 1 << 62))
+
+    async def handler(stream) -> None:
+        session = ServerSession(bank_keys=bank, lookup_key=lambda kid: (
+            enrolled if kid == client_key.key_id else None))
+        while True:
+            data = await stream.receive_some(65536)
+            if not data:
+                return
+            session.receive_data(data)
+            while (event := session.next_event()) is not NEED_DATA:
+                if isinstance(event, Request):
+                    session.send(Response(tr_code=event.tr_code, req_no=event.req_no,
+                                          serial_no=f"2026112400{next(serial):08d}",
+                                          ret_msg="transfer completed",
+                                          fields={"stat": "1"}))
+                elif isinstance(event, Heartbeat):
+                    session.send(Heartbeat())
+            out = session.data_to_send()
+            if out:
+                await stream.send_all(out)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(trio.serve_tcp, handler, 0, "127.0.0.1")
+            ready.put(listeners[0].socket.getsockname()[:2])
+
+    trio.run(main)
+
+
+def floor_client(address: tuple[str, int], seeds: dict[str, bytes], tasks: int, go, times,
+                 results) -> None:
+    """One ClientSession connection, ``tasks`` requests outstanding, as the daemon's link."""
+    import trio
+
+    from daemon.erp_codec import fill_identity, request_to_wire
+    from daemon.erp_xml import parse_request
+    from protocol.events import NEED_DATA, Request, Response, SessionEstablished
+    from protocol.keys import BankKeyPair, SigningKey
+    from protocol.session import ClientSession
+
+    bank = BankKeyPair.from_seeds(seeds["sign"], seeds["kem"])
+    client_key = SigningKey.from_seed(seeds["client"])
+    # The very wire fields the daemon sends for the end-to-end transfer.
+    wire = request_to_wire(fill_identity(
+        parse_request(request_xml("210201", transfer_body(AMOUNT), req_no="X")),
+        corp_no=CORP_NO, user_no=USER_NO))
+    fields = dict(wire.fields)
+    latencies: list[float] = []
+    counts = {"ok": 0, "errors": 0}
+
+    async def main() -> None:
+        start, end = await trio.to_thread.run_sync(_window, go, times)
+        stream = await trio.open_tcp_stream(*address)
+        session = ClientSession(corp_no=CORP_NO, user_no=USER_NO, signing_key=client_key,
+                                bank_keys=bank.public)
+        session.start()
+        await stream.send_all(session.data_to_send())
+        while (event := session.next_event()) is NEED_DATA:
+            session.receive_data(await stream.receive_some(65536))
+        assert isinstance(event, SessionEstablished) and event.secure, event
+        waiting: dict[str, list] = {}
+        send_lock = trio.Lock()
+
+        async def reader() -> None:
+            while True:
+                data = await stream.receive_some(65536)
+                if not data:
+                    raise RuntimeError("floor server closed the connection")
+                session.receive_data(data)
+                while (event := session.next_event()) is not NEED_DATA:
+                    slot = waiting.pop(getattr(event, "req_no", ""), None)
+                    if slot is not None:
+                        slot[1] = event
+                        slot[0].set()
+
+        async def worker(index: int) -> None:
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+                req_no = f"F{index:03d}{n:09d}"
+                slot = [trio.Event(), None]
+                waiting[req_no] = slot
+                began = time.monotonic()
+                t0 = time.perf_counter()
+                async with send_lock:
+                    session.send(Request(tr_code="210201", req_no=req_no, fields=fields))
+                    await stream.send_all(session.data_to_send())
+                await slot[0].wait()
+                elapsed = time.perf_counter() - t0
+                answer = slot[1]
+                if isinstance(answer, Response) and answer.ok:
+                    counts["ok"] += 1
+                else:
+                    counts["errors"] += 1
+                if began >= start and began + elapsed <= end:
+                    latencies.append(elapsed)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            async with trio.open_nursery() as workers:
+                for i in range(tasks):
+                    workers.start_soon(worker, i)
+            nursery.cancel_scope.cancel()
+        await stream.aclose()
+
+    trio.run(main)
+    results.put({"latencies": latencies, **counts, "samples": []})
+
+
+# -- running one measurement ---------------------------------------------------------------
+
+
+def measure(ctx, targets: list[tuple], warmup: float, seconds: float) -> dict:
+    """Start ``targets`` (function, args) as processes, run the window, merge results."""
+    go, times, results = ctx.Event(), ctx.Array("d", 2), ctx.Queue()
+    procs = [ctx.Process(target=fn, args=(*args, go, times, results)) for fn, args in targets]
+    for proc in procs:
+        proc.start()
+    time.sleep(1.0)  # let the processes import and reach the gate
+    now = time.monotonic()
+    times[0], times[1] = now + warmup, now + warmup + seconds
+    go.set()
+    merged = {"latencies": [], "ok": 0, "errors": 0, "samples": []}
+    for _ in procs:
+        part = results.get(timeout=warmup + seconds + 300)
+        merged["latencies"] += part["latencies"]
+        merged["ok"] += part["ok"]
+        merged["errors"] += part["errors"]
+        merged["samples"] += part["samples"]
+    for proc in procs:
+        proc.join(30)
+    latencies = sorted(merged["latencies"])
+    merged["rate"] = len(latencies) / seconds
+    merged["p50"] = _quantile(latencies, 0.50) * 1000
+    merged["p99"] = _quantile(latencies, 0.99) * 1000
+    merged["n"] = len(latencies)
+    return merged
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def split(total: int, parts: int) -> list[int]:
+    parts = max(1, min(parts, total))
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before it")
+    parser.add_argument("--concurrency", default="1,16,64",
+                        help="comma-separated numbers of concurrent ERP clients")
+    parser.add_argument("--load-procs", type=int, default=2,
+                        help="load generator processes (ERP clients are split over them)")
+    parser.add_argument("--keep-home", action="store_true", help="keep the temporary home")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    ctx = mp.get_context("spawn")
+
+    print(f"machine: {platform.node()}, nproc {os.cpu_count()}, {platform.machine()}, "
+          f"Linux {platform.release()}; Python {platform.python_version()}; "
+          f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    print(f"window {args.seconds:g} s after {args.warmup:g} s warm-up; "
+          f"load processes: up to {args.load_procs}")
+
+    workdir = Path(tempfile.mkdtemp(prefix="directlink-bench-"))
+    home = workdir / "home"
+    e2e: dict[int, dict] = {}
+    floor: dict[int, dict] = {}
+    try:
+        with running_up(home) as system:
+            erp = ErpClient(system.erp_tcp, system.erp_http)
+            payer_before = erp.balance(ACNO_1)
+            payee_before = erp.balance(ACNO_2)
+            ok_total = 0
+            for c in levels:
+                targets = [(erp_load, (system.erp_tcp, n, f"B{c}P{p}R"))
+                           for p, n in enumerate(split(c, args.load_procs))]
+                e2e[c] = measure(ctx, targets, args.warmup, args.seconds)
+                ok_total += e2e[c]["ok"]
+                _report_line("end-to-end", c, e2e[c])
+            moved = payer_before - erp.balance(ACNO_1)
+            assert moved == Decimal(AMOUNT) * ok_total, (moved, ok_total)
+            assert erp.balance(ACNO_2) - payee_before == moved
+            print(f"ledger: {ok_total} transfers of {AMOUNT} moved exactly {moved}")
+        check = cli("core", "check", "--home", str(home), check=False)
+        print(f"core check: exit {check.returncode}: {check.stdout.strip().splitlines()[-1]}")
+
+        seeds = {"sign": secrets.token_bytes(32), "kem": secrets.token_bytes(32),
+                 "client": secrets.token_bytes(32)}
+        ready = ctx.Queue()
+        server = ctx.Process(target=floor_server, args=(seeds, ready), daemon=True)
+        server.start()
+        try:
+            address = tuple(ready.get(timeout=60))
+            for c in levels:
+                floor[c] = measure(ctx, [(floor_client, (address, seeds, c))], args.warmup,
+                                   args.seconds)
+                _report_line("floor", c, floor[c])
+        finally:
+            server.terminate()
+            server.join(10)
+    finally:
+        if args.keep_home:
+            print(f"home kept: {home}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print("| concurrent ERP clients | transfers/s | p50 ms | p99 ms | errors "
+          "| floor req/s | floor p50 ms | floor p99 ms | e2e / floor |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in levels:
+        a, b = e2e[c], floor[c]
+        print(f"| {c} | {a['rate']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} | {a['errors']} "
+              f"| {b['rate']:,.0f} | {b['p50']:.2f} | {b['p99']:.2f} "
+              f"| {a['rate'] / b['rate']:.2f} |")
+    if 16 in e2e:
+        a, b = e2e[16], floor[16]
+        verdicts = [
+            (f">= {TARGET_RATE_AT_16:,.0f} transfers/s at 16", a["rate"] >= TARGET_RATE_AT_16),
+            (f"p99 <= {TARGET_P99_MS_AT_16:g} ms at 16", a["p99"] <= TARGET_P99_MS_AT_16),
+            (f">= {TARGET_FLOOR_RATIO} of the floor at 16",
+             a["rate"] >= TARGET_FLOOR_RATIO * b["rate"]),
+        ]
+        print()
+        for what, met in verdicts:
+            print(f"target {what}: {'met' if met else 'MISSED'}")
+    if any(r["errors"] for r in (*e2e.values(), *floor.values())):
+        samples = [s for r in e2e.values() for s in r["samples"]][:3]
+        print("ERRORS; first replies:", *samples, sep="\n")
+        sys.exit(1)
+
+
+def _report_line(what: str, c: int, r: dict) -> None:
+    print(f"{what:>10} C={c:<3} {r['rate']:8,.0f}/s  p50 {r['p50']:7.2f} ms  "
+          f"p99 {r['p99']:7.2f} ms  n={r['n']}  errors={r['errors']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
