@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import multiprocessing as mp
 import os
 import platform
@@ -166,7 +167,8 @@ def floor_server(seeds: dict[str, bytes], ready) -> None:
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            listeners = await nursery.start(trio.serve_tcp, handler, 0, "127.0.0.1")
+            listeners = await nursery.start(
+                functools.partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
             ready.put(listeners[0].socket.getsockname()[:2])
 
     trio.run(main)
@@ -255,8 +257,35 @@ def floor_client(address: tuple[str, int], seeds: dict[str, bytes], tasks: int, 
 # -- running one measurement ---------------------------------------------------------------
 
 
-def measure(ctx, targets: list[tuple], warmup: float, seconds: float) -> dict:
-    """Start ``targets`` (function, args) as processes, run the window, merge results."""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / _TICK
+
+
+def _sleep_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
+            watch: dict[str, int] | None = None) -> dict:
+    """Start ``targets`` (function, args) as processes, run the window, merge results.
+
+    ``watch`` names processes (besides the targets, which count as "load")
+    whose CPU use in the window is reported, in cores.
+    """
     go, times, results = ctx.Event(), ctx.Array("d", 2), ctx.Queue()
     procs = [ctx.Process(target=fn, args=(*args, go, times, results)) for fn, args in targets]
     for proc in procs:
@@ -265,7 +294,20 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float) -> dict:
     now = time.monotonic()
     times[0], times[1] = now + warmup, now + warmup + seconds
     go.set()
-    merged = {"latencies": [], "ok": 0, "errors": 0, "samples": []}
+    pids = {**(watch or {}), **{f"load{i}": p.pid for i, p in enumerate(procs)}}
+    _sleep_until(times[0])
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    busy0 = machine_busy_seconds()
+    _sleep_until(times[1])
+    cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    busy = (machine_busy_seconds() - busy0) / seconds
+    cores = {name: (cpu1[name] - cpu0[name]) / seconds for name in pids}
+    load = sum(v for name, v in cores.items() if name.startswith("load"))
+    cpu = {name: v for name, v in cores.items() if not name.startswith("load")}
+    cpu["load"] = load
+    cpu["others"] = max(0.0, busy - sum(cores.values()))
+    merged = {"latencies": [], "ok": 0, "errors": 0, "samples": [], "cpu": cpu,
+              "busy": busy}
     for _ in procs:
         part = results.get(timeout=warmup + seconds + 300)
         merged["latencies"] += part["latencies"]
@@ -325,7 +367,8 @@ def main() -> None:
             for c in levels:
                 targets = [(erp_load, (system.erp_tcp, n, f"B{c}P{p}R"))
                            for p, n in enumerate(split(c, args.load_procs))]
-                e2e[c] = measure(ctx, targets, args.warmup, args.seconds)
+                e2e[c] = measure(ctx, targets, args.warmup, args.seconds,
+                                 watch={"up": system.proc.pid})
                 ok_total += e2e[c]["ok"]
                 _report_line("end-to-end", c, e2e[c])
             moved = payer_before - erp.balance(ACNO_1)
@@ -344,7 +387,7 @@ def main() -> None:
             address = tuple(ready.get(timeout=60))
             for c in levels:
                 floor[c] = measure(ctx, [(floor_client, (address, seeds, c))], args.warmup,
-                                   args.seconds)
+                                   args.seconds, watch={"server": server.pid})
                 _report_line("floor", c, floor[c])
         finally:
             server.terminate()
@@ -356,14 +399,15 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
     print()
-    print("| concurrent ERP clients | transfers/s | p50 ms | p99 ms | errors "
-          "| floor req/s | floor p50 ms | floor p99 ms | e2e / floor |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| concurrent ERP clients | transfers/s | p50 ms | p99 ms | `up` CPU (cores) "
+          "| floor req/s | floor p50 ms | floor p99 ms | e2e / floor | other load (cores) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for c in levels:
         a, b = e2e[c], floor[c]
-        print(f"| {c} | {a['rate']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} | {a['errors']} "
-              f"| {b['rate']:,.0f} | {b['p50']:.2f} | {b['p99']:.2f} "
-              f"| {a['rate'] / b['rate']:.2f} |")
+        print(f"| {c} | {a['rate']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
+              f"| {a['cpu']['up']:.2f} | {b['rate']:,.0f} | {b['p50']:.2f} | {b['p99']:.2f} "
+              f"| {a['rate'] / b['rate']:.2f} "
+              f"| {a['cpu']['others']:.2f} / {b['cpu']['others']:.2f} |")
     if 16 in e2e:
         a, b = e2e[16], floor[16]
         verdicts = [
@@ -382,8 +426,10 @@ def main() -> None:
 
 
 def _report_line(what: str, c: int, r: dict) -> None:
+    cpu = ", ".join(f"{name} {v:.2f}" for name, v in r["cpu"].items())
     print(f"{what:>10} C={c:<3} {r['rate']:8,.0f}/s  p50 {r['p50']:7.2f} ms  "
-          f"p99 {r['p99']:7.2f} ms  n={r['n']}  errors={r['errors']}", flush=True)
+          f"p99 {r['p99']:7.2f} ms  n={r['n']}  errors={r['errors']}  "
+          f"CPU cores: {cpu}", flush=True)
 
 
 if __name__ == "__main__":

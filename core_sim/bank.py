@@ -10,7 +10,9 @@ returned only after the COMMIT — so an acknowledged request is durable
 
 Dispatch: queries (:mod:`core_sim.queries`) read and record nothing;
 money-moving requests (:mod:`core_sim.transfers`) are exactly-once per
-``(corp_no, req_no)`` (:mod:`core_sim.instructions`). Inter-bank payments
+``(corp_no, req_no)`` (:mod:`core_sim.instructions`); one without a req_no
+is E001 and one from an enterprise the seed does not know P012, neither
+recorded; an unknown tr_code is P005. Inter-bank payments
 settle in :meth:`Bank.run_clearing` (:mod:`core_sim.clearing`). The business
 date starts at the seed's ``business_date`` (or the clock's date) and moves
 only with :meth:`Bank.end_of_day`; entries carry the business date and the
@@ -22,9 +24,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from config.seed import Seed
 from core_sim import clearing, instructions, queries, schema, seeding, transfers
@@ -33,21 +35,11 @@ from core_sim.ledger import Ledger
 from core_sim.transaction import Refused, Reply, Request
 from protocol import codes
 
-__all__ = ["Bank", "ClearingPolicy", "ClearingReport", "EnrolledKey", "Reply", "Request"]
+__all__ = ["Bank", "ClearingPolicy", "ClearingReport", "Reply", "Request"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class EnrolledKey:
-    corp_no: str
-    user_no: str
-    key_id: str
-    public_key: bytes
-
-    def __repr__(self) -> str:
-        return f"EnrolledKey(corp_no={self.corp_no!r}, user_no={self.user_no!r}, " \
-               f"key_id={self.key_id!r})"
+T = TypeVar("T")
 
 
 class Bank:
@@ -127,7 +119,14 @@ class Bank:
         return self.execute_batch([request])[0]
 
     def execute_batch(self, requests: Sequence[Request]) -> list[Reply]:
-        """Execute ``requests`` in order, in one transaction; return after it is durable."""
+        """Execute ``requests`` in order, in one transaction; return after it is durable.
+
+        Each request sees the effects of those before it in the batch. A
+        refusal is a reply like any other; an unexpected error in one request
+        undoes that request alone (its SAVEPOINT) and answers E016. If the
+        COMMIT itself fails this raises, nothing of the batch remains, and no
+        reply may be sent.
+        """
         if not requests:
             return []
         replies = self._in_transaction(lambda: [self._execute_one(r) for r in requests])
@@ -194,36 +193,15 @@ class Bank:
 
         return self._in_transaction(work)
 
-    # -- operators and keys -------------------------------------------------------------
+    # -- operators -------------------------------------------------------------
 
     def has_operator(self, corp_no: str, user_no: str) -> bool:
         return self._ledger.has_operator(corp_no, user_no)
 
-    def enroll_key(self, corp_no: str, user_no: str, key_id: str, public_key: bytes) -> None:
-        """Enroll (or replace) an operator's public key under ``key_id``."""
-        if not self.has_operator(corp_no, user_no):
-            raise ValueError(f"no operator {user_no} of enterprise {corp_no} in the seed")
-        if not key_id:
-            raise ValueError("key_id must not be empty")
-        now = self._clock().isoformat()
-        self._in_transaction(lambda: self._conn.execute(
-            "INSERT INTO operator_keys (key_id, corp_no, user_no, public_key, enrolled_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET"
-            " corp_no = excluded.corp_no, user_no = excluded.user_no,"
-            " public_key = excluded.public_key, enrolled_at = excluded.enrolled_at",
-            (key_id, corp_no, user_no, bytes(public_key), now),
-        ))
-
-    def lookup_key(self, key_id: str) -> EnrolledKey | None:
-        row = self._conn.execute(
-            "SELECT corp_no, user_no, key_id, public_key FROM operator_keys WHERE key_id = ?",
-            (key_id,),
-        ).fetchone()
-        return None if row is None else EnrolledKey(row[0], row[1], row[2], bytes(row[3]))
-
     # -- plumbing --------------------------------------------------------------------------
 
-    def _in_transaction(self, work):
+    def _in_transaction(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in one write transaction; on any failure nothing of it remains."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -279,10 +279,11 @@ class Ledger:
         ).lastrowid
         for leg in legs:
             delta = leg.amount if leg.side == "C" else -leg.amount
-            balance_after = conn.execute(
+            # fetchall() runs the statement to completion so it holds nothing open.
+            ((balance_after,),) = conn.execute(
                 "UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance",
                 (delta, leg.account_id),
-            ).fetchone()[0]
+            ).fetchall()
             conn.execute(
                 "INSERT INTO postings (entry_id, account_id, side, amount, balance_after,"
                 " biz_date, opp_acno, opp_acname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

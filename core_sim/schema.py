@@ -39,15 +39,6 @@ CREATE TABLE operators (
     PRIMARY KEY (corp_no, user_no)
 ) WITHOUT ROWID;
 
-CREATE TABLE operator_keys (
-    key_id      TEXT PRIMARY KEY,
-    corp_no     TEXT NOT NULL,
-    user_no     TEXT NOT NULL,
-    public_key  BLOB NOT NULL,
-    enrolled_at TEXT NOT NULL,
-    FOREIGN KEY (corp_no, user_no) REFERENCES operators (corp_no, user_no)
-);
-
 -- kind: customer (an enterprise's account here), external (a beneficiary at
 -- another bank, mirrored here), internal (the bank's own books).
 CREATE TABLE accounts (
@@ -66,6 +57,9 @@ CREATE TABLE accounts (
     UNIQUE (bank_no, acno),
     CHECK ((kind = 'customer') = (corp_no IS NOT NULL))
 );
+CREATE INDEX accounts_by_corp ON accounts (corp_no) WHERE corp_no IS NOT NULL;
+-- Clearing finds a beneficiary by account number alone, at whichever bank.
+CREATE INDEX accounts_by_acno ON accounts (acno);
 
 -- One row per (corp_no, req_no) of a money-moving request, refused or not.
 -- route: same_bank | inter_bank (NULL when refused before it was known).

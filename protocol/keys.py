@@ -47,8 +47,8 @@ def normalize_fingerprint(text: str) -> str:
     if not re.fullmatch(r"[0-9a-f]*", digits):
         raise KeyFileError(f"not a key fingerprint: {text!r} (expected hex digits)")
     if len(digits) != 64:
-        raise KeyFileError(f"not a key fingerprint: {len(digits)} hex digits, expected 64 hex digits "
-                           "(e.g. '3f2a 9c01 ...')")
+        raise KeyFileError(f"not a key fingerprint: {len(digits)} hex digits, expected "
+                           "64 hex digits (e.g. '3f2a 9c01 ...')")
     return digits
 
 

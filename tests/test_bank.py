@@ -732,20 +732,9 @@ def test_business_date_defaults_to_the_clock(tmp_path):
         assert bank.execute(transfer("T1", 1)).serial_no == "2030050600000007"
 
 
-def test_enrolled_keys(bank):
+def test_operators(bank):
     assert bank.has_operator(CORP, "001") and bank.has_operator(CORP, "002")
     assert not bank.has_operator(CORP, "003") and not bank.has_operator("nope", "001")
-    assert bank.lookup_key("abcd") is None
-    bank.enroll_key(CORP, "001", "abcd", b"\x01" * 32)
-    key = bank.lookup_key("abcd")
-    assert (key.corp_no, key.user_no, key.key_id, key.public_key) == (
-        CORP, "001", "abcd", b"\x01" * 32)
-    assert "\\x01" not in repr(key)
-    bank.enroll_key(CORP, "002", "abcd", b"\x02" * 32)  # upsert
-    assert bank.lookup_key("abcd").public_key == b"\x02" * 32
-    assert bank.lookup_key("abcd").user_no == "002"
-    with pytest.raises(ValueError, match="operator"):
-        bank.enroll_key(CORP, "003", "efgh", b"\x03" * 32)
 
 
 def test_ledger_check_passes_after_a_busy_day(bank, db):

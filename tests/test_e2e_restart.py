@@ -199,7 +199,7 @@ def test_core_killed_with_transfers_in_flight(procs: Processes) -> None:
 
     # Restart the core on the same port; the daemon reconnects by itself.
     procs.start_core()
-    assert wait_until_answered(erp, timeout=15) < 15
+    assert wait_until_answered(erp, timeout=10) < 10
 
     # 310204 resolves every request; no failures, and D007 means never executed.
     final: dict[str, str] = {}
