@@ -56,6 +56,7 @@ from tests.erp_client import (  # noqa: E402
     cli,
     frame,
     request_xml,
+    running,
     running_up,
     transfer_body,
 )
@@ -256,7 +257,6 @@ def floor_client(address: tuple[str, int], seeds: dict[str, bytes], tasks: int, 
 
 # -- running one measurement ---------------------------------------------------------------
 
-
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -284,7 +284,8 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
     """Start ``targets`` (function, args) as processes, run the window, merge results.
 
     ``watch`` names processes (besides the targets, which count as "load")
-    whose CPU use in the window is reported, in cores.
+    whose CPU use in the window is reported, in cores; "others" is what the
+    rest of the machine used meanwhile.
     """
     go, times, results = ctx.Event(), ctx.Array("d", 2), ctx.Queue()
     procs = [ctx.Process(target=fn, args=(*args, go, times, results)) for fn, args in targets]
@@ -302,12 +303,10 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
     cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     busy = (machine_busy_seconds() - busy0) / seconds
     cores = {name: (cpu1[name] - cpu0[name]) / seconds for name in pids}
-    load = sum(v for name, v in cores.items() if name.startswith("load"))
     cpu = {name: v for name, v in cores.items() if not name.startswith("load")}
-    cpu["load"] = load
+    cpu["load"] = sum(v for name, v in cores.items() if name.startswith("load"))
     cpu["others"] = max(0.0, busy - sum(cores.values()))
-    merged = {"latencies": [], "ok": 0, "errors": 0, "samples": [], "cpu": cpu,
-              "busy": busy}
+    merged = {"latencies": [], "ok": 0, "errors": 0, "samples": [], "cpu": cpu}
     for _ in procs:
         part = results.get(timeout=warmup + seconds + 300)
         merged["latencies"] += part["latencies"]
@@ -335,6 +334,19 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
+def run_e2e(ctx, args, levels: list[int], label: str, erp_tcp, watch: dict[str, int],
+            results: dict[int, dict]) -> int:
+    """Measure every level against one running daemon; returns the successful transfers."""
+    ok_total = 0
+    for c in levels:
+        targets = [(erp_load, (erp_tcp, n, f"{label[0].upper()}{c}P{p}R"))
+                   for p, n in enumerate(split(c, args.load_procs))]
+        results[c] = measure(ctx, targets, args.warmup, args.seconds, watch=watch)
+        ok_total += results[c]["ok"]
+        _report_line(label, c, results[c])
+    return ok_total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
@@ -343,6 +355,9 @@ def main() -> None:
                         help="comma-separated numbers of concurrent ERP clients")
     parser.add_argument("--load-procs", type=int, default=2,
                         help="load generator processes (ERP clients are split over them)")
+    parser.add_argument("--no-split", action="store_true",
+                        help="skip the extra run with `core serve` and `daemon serve` "
+                             "as two processes")
     parser.add_argument("--keep-home", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -357,26 +372,38 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="directlink-bench-"))
     home = workdir / "home"
     e2e: dict[int, dict] = {}
+    apart: dict[int, dict] = {}
     floor: dict[int, dict] = {}
     try:
         with running_up(home) as system:
             erp = ErpClient(system.erp_tcp, system.erp_http)
             payer_before = erp.balance(ACNO_1)
             payee_before = erp.balance(ACNO_2)
-            ok_total = 0
-            for c in levels:
-                targets = [(erp_load, (system.erp_tcp, n, f"B{c}P{p}R"))
-                           for p, n in enumerate(split(c, args.load_procs))]
-                e2e[c] = measure(ctx, targets, args.warmup, args.seconds,
-                                 watch={"up": system.proc.pid})
-                ok_total += e2e[c]["ok"]
-                _report_line("end-to-end", c, e2e[c])
-            moved = payer_before - erp.balance(ACNO_1)
-            assert moved == Decimal(AMOUNT) * ok_total, (moved, ok_total)
-            assert erp.balance(ACNO_2) - payee_before == moved
-            print(f"ledger: {ok_total} transfers of {AMOUNT} moved exactly {moved}")
+            ok_total = run_e2e(ctx, args, levels, "up", system.erp_tcp,
+                               {"up": system.proc.pid}, e2e)
+        if not args.no_split:
+            with running(["core", "serve", "--home", str(home), "--port", "0"], home,
+                         log_name="core") as core, \
+                 running(["daemon", "serve", "--home", str(home), "--core-port",
+                          str(core.core[1]), "--erp-port", "0", "--http-port", "0"], home,
+                         log_name="daemon") as daemon:
+                erp = ErpClient(daemon.erp_tcp, daemon.erp_http)
+                erp.balance(ACNO_1)  # the daemon is connected
+                ok_total += run_e2e(ctx, args, levels, "apart", daemon.erp_tcp,
+                                    {"daemon": daemon.proc.pid, "core": core.proc.pid},
+                                    apart)
+                moved = payer_before - erp.balance(ACNO_1)
+                gained = erp.balance(ACNO_2) - payee_before
+        else:
+            with running_up(home) as system:
+                erp = ErpClient(system.erp_tcp, system.erp_http)
+                moved = payer_before - erp.balance(ACNO_1)
+                gained = erp.balance(ACNO_2) - payee_before
+        assert moved == gained == Decimal(AMOUNT) * ok_total, (moved, gained, ok_total)
+        print(f"ledger: {ok_total} transfers of {AMOUNT} moved exactly {moved}")
         check = cli("core", "check", "--home", str(home), check=False)
         print(f"core check: exit {check.returncode}: {check.stdout.strip().splitlines()[-1]}")
+        assert check.returncode == 0
 
         seeds = {"sign": secrets.token_bytes(32), "kem": secrets.token_bytes(32),
                  "client": secrets.token_bytes(32)}
@@ -408,6 +435,16 @@ def main() -> None:
               f"| {a['cpu']['up']:.2f} | {b['rate']:,.0f} | {b['p50']:.2f} | {b['p99']:.2f} "
               f"| {a['rate'] / b['rate']:.2f} "
               f"| {a['cpu']['others']:.2f} / {b['cpu']['others']:.2f} |")
+    if apart:
+        print()
+        print("| concurrent ERP clients | transfers/s | p50 ms | p99 ms "
+              "| daemon CPU | core CPU | e2e / floor | other load (cores) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for c in levels:
+            a = apart[c]
+            print(f"| {c} | {a['rate']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
+                  f"| {a['cpu']['daemon']:.2f} | {a['cpu']['core']:.2f} "
+                  f"| {a['rate'] / floor[c]['rate']:.2f} | {a['cpu']['others']:.2f} |")
     if 16 in e2e:
         a, b = e2e[16], floor[16]
         verdicts = [
@@ -418,9 +455,10 @@ def main() -> None:
         ]
         print()
         for what, met in verdicts:
-            print(f"target {what}: {'met' if met else 'MISSED'}")
-    if any(r["errors"] for r in (*e2e.values(), *floor.values())):
-        samples = [s for r in e2e.values() for s in r["samples"]][:3]
+            print(f"target (up) {what}: {'met' if met else 'MISSED'}")
+    runs = (*e2e.values(), *apart.values(), *floor.values())
+    if any(r["errors"] for r in runs):
+        samples = [s for r in runs for s in r["samples"]][:3]
         print("ERRORS; first replies:", *samples, sep="\n")
         sys.exit(1)
 

@@ -29,6 +29,7 @@ from protocol import codes
 from protocol.bodies import (
     CODECS,
     HANDSHAKE_ACK_CODEC,
+    HANDSHAKE_BODY,
     HANDSHAKE_CODEC,
     REQUEST,
     RESPONSE,
@@ -73,6 +74,7 @@ from protocol.security import (
     transcript_hash,
 )
 
+HANDSHAKE_SIZE = HANDSHAKE_BODY.sizeof()
 DEFAULT_TIME_WINDOW = 300.0  # seconds a message's timestamp may differ from our clock
 
 
@@ -342,7 +344,7 @@ class ClientSession(_Session):
             header = Header(
                 msg_type=MessageType.HANDSHAKE, corp_no=self.corp_no, user_no=self.user_no,
                 tr_date=tr_date, tr_time=tr_time, sign_flag="1", key_id=self._own_key.key_id,
-                sign_alg=SIGN_ED25519, body_len=HANDSHAKE_CODEC_SIZE, sig_len=SIGNATURE_SIZE,
+                sign_alg=SIGN_ED25519, body_len=HANDSHAKE_SIZE, sig_len=SIGNATURE_SIZE,
                 minor=self._own_minor,
             ).build()
             body = HANDSHAKE_CODEC.encode({
@@ -377,8 +379,9 @@ class ClientSession(_Session):
             raise RemoteProtocolError(f"message received in state {self.state.value}",
                                       code=codes.OUT_OF_STATE)
         header, body = self._open(message)
-        if header.corp_no != self.corp_no:
-            raise RemoteProtocolError("message for another enterprise", code=codes.NOT_ENROLLED)
+        if header.corp_no != self.corp_no or header.user_no != self.user_no:
+            raise RemoteProtocolError("message for another enterprise or operator",
+                                      code=codes.NOT_ENROLLED)
         kind = header.msg_type
         if kind == MessageType.RESPONSE:
             # A refusal has no body; an unknown tr_code is P005 even without one
@@ -439,7 +442,6 @@ class ClientSession(_Session):
         )
 
 
-HANDSHAKE_CODEC_SIZE = 112
 
 
 class ServerSession(_Session):

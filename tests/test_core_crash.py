@@ -100,39 +100,47 @@ async def test_kill_9_loses_no_acknowledged_transfer_and_retries_execute_once(
     key = enroll_with_cli(home, tmp_path)
     prefix = unique_req_no("K")[:20]
     req_nos = [f"{prefix}{i:05d}" for i in range(TRANSFERS)]
+    args = core_serve_args(home, "--clearing-interval", "0")
+    acknowledged: dict[str, str] = {}  # req_no -> serial_no, from every run before a kill
+    bank: BankPublicKeys | None = None
 
-    with running(core_serve_args(home, "--clearing-interval", "0"), home) as first:
-        bank = bank_public_keys(home)
-        async with open_client(first.core, signing_key=key, bank_keys=bank) as client:
-            payer_before, payee_before = await balances(client, ACNO_1, ACNO_2)
-        acked_before_kill: dict[str, str] = {}
-        with trio.fail_after(STEP_TIMEOUT):
-            unknown = await drive(first, key, bank, req_nos, acked_before_kill,
-                                  kill_after=KILL_AFTER)
-        assert await trio.to_thread.run_sync(first.proc.wait) == -signal.SIGKILL
-    # The kill came mid-load: some were acknowledged, some were in flight.
-    assert len(acked_before_kill) >= KILL_AFTER
-    assert unknown, "no request was in flight when the core was killed"
-    assert len(acked_before_kill) < TRANSFERS
+    # Two runs killed mid-load; the second sends the req_nos in reverse order, so
+    # that it executes new transfers (not only retries) when it is killed too.
+    for order in (req_nos, req_nos[::-1]):
+        with running(args, home) as core:
+            if bank is None:
+                bank = bank_public_keys(home)
+                async with open_client(core.core, signing_key=key, bank_keys=bank) as client:
+                    payer_before, payee_before = await balances(client, ACNO_1, ACNO_2)
+            assert bank_public_keys(home) == bank  # the same bank keys after a restart
+            acked: dict[str, str] = {}
+            with trio.fail_after(STEP_TIMEOUT):
+                unknown = await drive(core, key, bank, order, acked, kill_after=KILL_AFTER)
+            assert await trio.to_thread.run_sync(core.proc.wait) == -signal.SIGKILL
+        # The kill came mid-load: some were acknowledged, some were in flight.
+        assert KILL_AFTER <= len(acked) < TRANSFERS
+        assert unknown, "no request was in flight when the core was killed"
+        for req_no, serial_no in acked.items():
+            assert acknowledged.setdefault(req_no, serial_no) == serial_no, req_no
 
-    with running(core_serve_args(home, "--clearing-interval", "0"), home) as second:
-        assert bank_public_keys(home) == bank  # the same bank keys after the restart
+    assert bank is not None
+    with running(args, home) as core:
         retried: dict[str, str] = {}
         with trio.fail_after(STEP_TIMEOUT):
-            left = await drive(second, key, bank, req_nos, retried, kill_after=None)
+            left = await drive(core, key, bank, req_nos, retried, kill_after=None)
         assert not left
         assert sorted(retried) == sorted(req_nos)  # every retry is a success
-        for req_no, serial_no in acked_before_kill.items():
+        for req_no, serial_no in acknowledged.items():
             assert retried[req_no] == serial_no, req_no  # the original answer
         assert len(set(retried.values())) == TRANSFERS  # one execution each
 
-        async with open_client(second.core, signing_key=key, bank_keys=bank) as client:
+        async with open_client(core.core, signing_key=key, bank_keys=bank) as client:
             payer, payee = await balances(client, ACNO_1, ACNO_2)
-            for req_no in (*list(acked_before_kill)[:5], *sorted(unknown)[:5]):
+            for req_no in (*list(acknowledged)[:5], *req_nos[-5:]):
                 assert (await status(client, req_no))["stat"] == "1"
         moved = len(retried) * AMOUNT
         assert (payer, payee) == (payer_before - moved, payee_before + moved)
-        assert second.stop() == 0
+        assert core.stop() == 0
 
     check = cli("core", "check", "--home", str(home), check=False)
     assert check.returncode == 0, check.stdout + check.stderr

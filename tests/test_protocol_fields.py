@@ -23,7 +23,7 @@ from protocol.codec import RecordCodec
 from protocol.errors import DecodeError, FieldOverflow
 from protocol.fields import Choice, Digits, Raw, Signed, Text, field, records, static_size
 from protocol.header import HEADER, HEADER_SIZE, OFFSETS, RESERVED, Header
-from protocol.session import HANDSHAKE_CODEC_SIZE
+from protocol.session import HANDSHAKE_SIZE
 from tests.test_protocol_session import SAMPLE_FIELDS
 
 
@@ -223,7 +223,7 @@ def test_every_tr_code_has_both_directions():
 
 
 def test_handshake_bodies_have_fixed_sizes():
-    assert HANDSHAKE_BODY.sizeof() == HANDSHAKE_CODEC_SIZE == 112
+    assert HANDSHAKE_BODY.sizeof() == HANDSHAKE_SIZE == 112
     assert HANDSHAKE_ACK_BODY.sizeof() == 64
     values = {"client_nonce": bytes(32), "sealed_secret": bytes(range(80))}
     assert HANDSHAKE_CODEC.decode(HANDSHAKE_CODEC.encode(values)) == values
