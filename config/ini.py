@@ -31,7 +31,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.errors import ConfigError
+from config.files import write_atomically
 from config.seed import corp_no_problem, user_no_problem
 from protocol.keys import format_fingerprint, normalize_fingerprint
 
@@ -860,26 +860,7 @@ class IniFile:
         data = self.text.encode("utf-8")
         if self._bom:
             data = b"\xef\xbb\xbf" + data
-        directory = self.path.absolute().parent
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp, mode)
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        # The rename is durable only once the directory entry is on disk.
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        write_atomically(self.path, data, mode=mode)
 
 
 # --------------------------------------------------------------------------

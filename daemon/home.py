@@ -13,12 +13,11 @@ start unattended; a production install types the password or passes a file.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.files import write_atomically
 from config.ini import ClientConfig, password_bytes
 from protocol.keys import BankPublicKeys, KeyFileError, SigningKey, normalize_fingerprint
 
@@ -63,18 +62,7 @@ def read_password(home: ClientHome, password_file: Path | None = None) -> str | 
 
 def write_secret(path: Path, data: bytes) -> None:
     """Write a file readable by its owner only: atomically and durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, data, mode=0o600)
 
 
 def load_signing_key(config: ClientConfig, password: str | None) -> SigningKey:

@@ -254,6 +254,22 @@ class _Session:
         self._recv_seq = header.seq_no
         return header, body
 
+    def _require_established(self, event: object) -> None:
+        if self.state is not State.ESTABLISHED:
+            raise LocalProtocolError(f"cannot send {type(event).__name__} in state "
+                                     f"{self.state.value}", code=codes.OUT_OF_STATE)
+
+    def _open_established(self, message: bytes) -> tuple[Header, bytes]:
+        """Open a message of an established session, which must name the session's operator."""
+        if self.state is not State.ESTABLISHED:
+            raise RemoteProtocolError(f"message received in state {self.state.value}",
+                                      code=codes.OUT_OF_STATE)
+        header, body = self._open(message)
+        if header.corp_no != self.corp_no or header.user_no != self.user_no:
+            raise RemoteProtocolError("message names another enterprise or operator than "
+                                      "the session's", code=codes.NOT_ENROLLED)
+        return header, body
+
     def _check_time(self, header: Header) -> None:
         sent = self._stamper.read(header.tr_date, header.tr_time)
         if sent is None:
@@ -361,9 +377,7 @@ class ClientSession(_Session):
         if isinstance(event, ErrorMessage):
             self.send_error(event)
             return
-        if self.state is not State.ESTABLISHED:
-            raise LocalProtocolError(f"cannot send {type(event).__name__} in state "
-                                     f"{self.state.value}", code=codes.OUT_OF_STATE)
+        self._require_established(event)
         if isinstance(event, Request):
             body = CODECS[(event.tr_code, REQUEST)].encode(event.fields)
             self._queue(MessageType.REQUEST, body, tr_code=event.tr_code, req_no=event.req_no)
@@ -375,13 +389,7 @@ class ClientSession(_Session):
     def _handle(self, message: bytes):
         if self.state is State.HANDSHAKING:
             return self._handle_handshake_reply(message)
-        if self.state is not State.ESTABLISHED:
-            raise RemoteProtocolError(f"message received in state {self.state.value}",
-                                      code=codes.OUT_OF_STATE)
-        header, body = self._open(message)
-        if header.corp_no != self.corp_no or header.user_no != self.user_no:
-            raise RemoteProtocolError("message for another enterprise or operator",
-                                      code=codes.NOT_ENROLLED)
+        header, body = self._open_established(message)
         kind = header.msg_type
         if kind == MessageType.RESPONSE:
             # A refusal has no body; an unknown tr_code is P005 even without one
@@ -474,9 +482,7 @@ class ServerSession(_Session):
         if isinstance(event, ErrorMessage):
             self.send_error(event)
             return
-        if self.state is not State.ESTABLISHED:
-            raise LocalProtocolError(f"cannot send {type(event).__name__} in state "
-                                     f"{self.state.value}", code=codes.OUT_OF_STATE)
+        self._require_established(event)
         if isinstance(event, Response):
             body = (CODECS[(event.tr_code, RESPONSE)].encode(event.fields)
                     if event.ok or event.fields else b"")
@@ -491,13 +497,7 @@ class ServerSession(_Session):
     def _handle(self, message: bytes):
         if self.state is State.IDLE:
             return self._handle_handshake(message)
-        if self.state is not State.ESTABLISHED:
-            raise RemoteProtocolError(f"message received in state {self.state.value}",
-                                      code=codes.OUT_OF_STATE)
-        header, body = self._open(message)
-        if header.corp_no != self.corp_no or header.user_no != self.user_no:
-            raise RemoteProtocolError("message names another enterprise or operator than "
-                                      "the session's", code=codes.NOT_ENROLLED)
+        header, body = self._open_established(message)
         kind = header.msg_type
         if kind == MessageType.REQUEST:
             fields = self._decode_body(header, body, REQUEST)

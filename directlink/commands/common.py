@@ -41,16 +41,20 @@ def config_path_for(home: Path, config_path: Path | None) -> Path:
     return config_path if config_path is not None else ClientHome(home).config
 
 
+def config_error(path: Path, exc: ConfigError) -> click.ClickException:
+    """A one-line error for a config that cannot be loaded, with what to do when missing."""
+    if not path.exists():
+        return click.ClickException(f"{path}: no client config; create one with "
+                                    "`directlink config init` (or run `directlink up`)")
+    return click.ClickException(str(exc))
+
+
 def load_client_config(home: Path, config_path: Path | None) -> ClientConfig:
     path = config_path_for(home, config_path)
     try:
         return load_config(path)
     except ConfigError as exc:
-        if not path.exists():
-            raise click.ClickException(
-                f"{path}: no client config; create one with `directlink config init` "
-                "(or run `directlink up`)") from None
-        raise click.ClickException(str(exc)) from None
+        raise config_error(path, exc) from None
 
 
 def fail(exc: Exception) -> click.ClickException:

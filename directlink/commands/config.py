@@ -38,7 +38,12 @@ from daemon.home import (
     read_password,
     write_secret,
 )
-from directlink.commands.common import config_option, config_path_for, home_option
+from directlink.commands.common import (
+    config_error,
+    config_option,
+    config_path_for,
+    home_option,
+)
 from protocol.keys import KeyFileError, SigningKey, format_fingerprint
 
 # --------------------------------------------------------------------------
@@ -62,11 +67,7 @@ def open_ini(home: Path, config_path: Path | None) -> IniFile:
     try:
         return IniFile(path)
     except ConfigError as exc:
-        if not path.exists():
-            raise click.ClickException(
-                f"{path}: no client config; create one with `directlink config init` "
-                "(or run `directlink up`)") from None
-        raise click.ClickException(str(exc)) from None
+        raise config_error(path, exc) from None
 
 
 def ini_config(ini: IniFile) -> ClientConfig:

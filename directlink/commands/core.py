@@ -176,38 +176,37 @@ def _running_core(core_home: CoreHome) -> int | None:
     return pid
 
 
+def _signal_or_run(core_home: CoreHome, signum: int, what: str, run) -> None:
+    """Ask a running core (by signal) to do ``what``, or do it on the ledger directly."""
+    pid = _running_core(core_home)
+    if pid:
+        os.kill(pid, signum)
+        click.echo(f"{what} requested from the running core (pid {pid})")
+        return
+    bank, _ = open_bank(core_home, None)
+    try:
+        click.echo(run(bank))
+    finally:
+        bank.close()
+
+
 @core.command()
 @home_option
 def clear(home: Path) -> None:
     """Force a clearing run now (urgent and normal payments)."""
-    core_home = CoreHome(home)
-    pid = _running_core(core_home)
-    if pid:
-        os.kill(pid, signal.SIGUSR1)
-        click.echo(f"clearing run requested from the running core (pid {pid})")
-        return
-    bank, _ = open_bank(core_home, None)
-    try:
+    def run(bank: Bank) -> str:
         report = bank.run_clearing(force_batch=True)
-    finally:
-        bank.close()
-    click.echo(f"clearing run {report.run_no}: {len(report.settled)} settled, "
-               f"{len(report.returned)} returned, {report.pending} pending")
+        return (f"clearing run {report.run_no}: {len(report.settled)} settled, "
+                f"{len(report.returned)} returned, {report.pending} pending")
+
+    _signal_or_run(CoreHome(home), signal.SIGUSR1, "clearing run", run)
 
 
 @core.command()
 @home_option
 def eod(home: Path) -> None:
     """End of day: settle everything due and advance the business date."""
-    core_home = CoreHome(home)
-    pid = _running_core(core_home)
-    if pid:
-        os.kill(pid, signal.SIGUSR2)
-        click.echo(f"end of day requested from the running core (pid {pid})")
-        return
-    bank, _ = open_bank(core_home, None)
-    try:
-        new_date = bank.end_of_day()
-    finally:
-        bank.close()
-    click.echo(f"business date is now {new_date:%Y-%m-%d}")
+    def run(bank: Bank) -> str:
+        return f"business date is now {bank.end_of_day():%Y-%m-%d}"
+
+    _signal_or_run(CoreHome(home), signal.SIGUSR2, "end of day", run)
