@@ -23,6 +23,17 @@ in the client keep one 210201 request each outstanding on the one connection
 echoes a 210201 Response (stat 1) for each. Same wire fields as the daemon
 sends for the transfer above.
 
+**Apart.** The end-to-end run again on the same home with ``directlink core
+serve`` and ``directlink daemon serve`` as two processes (skip with
+--no-split): what a second CPU core buys when the core has its own process.
+
+Each measurement also reports the CPU time (in cores) of the processes under
+test, of the load generators and of everything else on the machine
+("others", from /proc/stat); a measurement disturbed by other processes
+(more than --max-others cores) is repeated, up to --attempts times, and the
+quietest run is kept. Every request of every run has its own req_no: a
+repeated one would only be answered from the bank's record.
+
 Prints the machine, a markdown table (transfers/s, p50, p99 per C, the floor,
 and the ratio end-to-end / floor) and the targets.
 """
@@ -81,6 +92,9 @@ def _window(go, times) -> tuple[float, float]:
 
 def erp_load(address: tuple[str, int], threads: int, prefix: str, go, times, results) -> None:
     """Closed-loop ERP clients over raw TCP, one connection per request."""
+    # A new req_no for every request of every run: a repeated one would only be
+    # answered from the bank's record (exactly once), not executed again.
+    prefix += f"{time.time_ns() // 1_000_000 % 10**8:08d}"
     template = request_xml("210201", transfer_body(AMOUNT), req_no=PLACEHOLDER)
     placeholder = PLACEHOLDER.encode()
     latencies: list[list[float]] = [[] for _ in range(threads)]
@@ -96,7 +110,8 @@ def erp_load(address: tuple[str, int], threads: int, prefix: str, go, times, res
         mono = time.monotonic
         while mono() < end:
             n += 1
-            req_no = f"{prefix}{index:02d}{n:08d}".encode()
+            req_no = f"{prefix}{index:02d}{n:07d}".encode()
+            assert len(req_no) <= 32
             data = frame(template.replace(placeholder, req_no))
             began = mono()
             t0 = clock()
@@ -323,6 +338,29 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
     return merged
 
 
+def measure_quiet(ctx, args, targets: list[tuple], watch: dict[str, int]) -> dict:
+    """:func:`measure`, repeated while other processes used more than --max-others cores.
+
+    Keeps the run with the least interference; every attempt's transfers are
+    counted in ``ok`` (they all moved money).
+    """
+    best: dict | None = None
+    ok = 0
+    for attempt in range(1, args.attempts + 1):
+        result = measure(ctx, targets, args.warmup, args.seconds, watch=watch)
+        ok += result["ok"]
+        result["attempt"] = attempt
+        if best is None or result["cpu"]["others"] < best["cpu"]["others"]:
+            best = result
+        if result["cpu"]["others"] <= args.max_others:
+            break
+        print(f"  (other processes used {result['cpu']['others']:.2f} cores; measuring again)",
+              flush=True)
+    assert best is not None
+    best["ok_all"] = ok
+    return best
+
+
 def _quantile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -341,8 +379,8 @@ def run_e2e(ctx, args, levels: list[int], label: str, erp_tcp, watch: dict[str, 
     for c in levels:
         targets = [(erp_load, (erp_tcp, n, f"{label[0].upper()}{c}P{p}R"))
                    for p, n in enumerate(split(c, args.load_procs))]
-        results[c] = measure(ctx, targets, args.warmup, args.seconds, watch=watch)
-        ok_total += results[c]["ok"]
+        results[c] = measure_quiet(ctx, args, targets, watch)
+        ok_total += results[c]["ok_all"]
         _report_line(label, c, results[c])
     return ok_total
 
@@ -358,12 +396,17 @@ def main() -> None:
     parser.add_argument("--no-split", action="store_true",
                         help="skip the extra run with `core serve` and `daemon serve` "
                              "as two processes")
+    parser.add_argument("--max-others", type=float, default=0.1,
+                        help="repeat a measurement while other processes used more CPU "
+                             "than this (cores)")
+    parser.add_argument("--attempts", type=int, default=3,
+                        help="at most this many runs per measurement; the quietest is kept")
     parser.add_argument("--keep-home", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     ctx = mp.get_context("spawn")
 
-    print(f"machine: {platform.node()}, nproc {os.cpu_count()}, {platform.machine()}, "
+    print(f"machine: {_cpu_model()}, nproc {os.cpu_count()}, {platform.machine()}, "
           f"Linux {platform.release()}; Python {platform.python_version()}; "
           f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"window {args.seconds:g} s after {args.warmup:g} s warm-up; "
@@ -413,8 +456,8 @@ def main() -> None:
         try:
             address = tuple(ready.get(timeout=60))
             for c in levels:
-                floor[c] = measure(ctx, [(floor_client, (address, seeds, c))], args.warmup,
-                                   args.seconds, watch={"server": server.pid})
+                floor[c] = measure_quiet(ctx, args, [(floor_client, (address, seeds, c))],
+                                         {"server": server.pid})
                 _report_line("floor", c, floor[c])
         finally:
             server.terminate()
@@ -461,6 +504,17 @@ def main() -> None:
         samples = [s for r in runs for s in r["samples"]][:3]
         print("ERRORS; first replies:", *samples, sep="\n")
         sys.exit(1)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def _report_line(what: str, c: int, r: dict) -> None:

@@ -74,12 +74,20 @@ def unique_req_no(prefix: str = "C") -> str:
 
 def transfer_fields(amt: int, *, pay_acno: str = ACNO_1, pay_acname: str = ACNAME,
                     rcv_acno: str = ACNO_2, rcv_acname: str = ACNAME, cert_no: str = "",
-                    summary: str = "core test") -> dict:
-    """A same-bank 210201 transfer body."""
+                    summary: str = "core test", **extra: object) -> dict:
+    """A same-bank 210201 transfer body; ``extra`` overrides fields."""
     return {"pay_acno": pay_acno, "pay_acname": pay_acname, "rcv_bank_name": BANK_NAME,
             "rcv_acno": rcv_acno, "rcv_acname": rcv_acname, "rcv_exg_code": "",
             "rcv_bank_no": BANK_NO, "cur_code": "CNY", "amt": amt, "cert_no": cert_no,
-            "summary": summary, "bank_flag": "0", "area_flag": "0"}
+            "summary": summary, "bank_flag": "0", "area_flag": "0", **extra}
+
+
+def other_bank_transfer_fields(amt: int, payee: tuple[str, str, str] = ZHANG_SAN,
+                               **extra: object) -> dict:
+    """A 210201 transfer to another bank (``bank_flag=1``) to ``payee`` = (acno, name, bank_no)."""
+    acno, name, bank_no = payee
+    return transfer_fields(amt, rcv_acno=acno, rcv_acname=name, rcv_bank_no=bank_no,
+                           rcv_bank_name="", bank_flag="1", **extra)
 
 
 def payment_fields(amt: int, payee: tuple[str, str, str] = ZHANG_SAN, *,

@@ -386,6 +386,9 @@ class Running:
             self.proc.wait()
             raise AssertionError(f"{self.proc.args[3:]} did not exit within {timeout} s "
                                  f"of signal {sig}:\n{self.stderr()[-3000:]}") from None
+        finally:
+            if self.proc.stdout is not None and self.proc.returncode is not None:
+                self.proc.stdout.close()
 
 
 def start_process(args: list[str], home: Path, *, timeout: float = 60.0,
@@ -431,10 +434,7 @@ def running(args: list[str], home: Path, **kw) -> Iterator[Running]:
     try:
         yield proc
     finally:
-        if proc.proc.poll() is None:
-            proc.stop()
-        if proc.proc.stdout is not None:
-            proc.proc.stdout.close()
+        proc.stop()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from core_sim.server import CoreServer
 from protocol import codes
 from protocol.events import ErrorMessage, Request, Response
 from protocol.framing import PREFIX_SIZE
-from protocol.header import HEADER_SIZE
+from protocol.header import HEADER_SIZE, MessageType
 from protocol.keys import BankKeyPair, SigningKey
 from tests.core_client import (
     ACNAME,
@@ -48,6 +48,7 @@ from tests.core_client import (
     balances,
     history_fields,
     open_client,
+    other_bank_transfer_fields,
     payment_fields,
     status,
     transfer_fields,
@@ -271,6 +272,19 @@ async def test_210224_to_a_closed_account_is_returned(core: Core, client: CoreCl
     assert_ledger_ok(core)
 
 
+async def test_210201_to_another_bank_is_processing_until_cleared(
+        core: Core, client: CoreClient) -> None:
+    payer_before = await balance(client, ACNO_1)
+    req_no = unique_req_no("O")
+    reply = await ok(client, "210201", other_bank_transfer_fields(60_00), req_no)
+    assert reply.serial_no
+    assert reply.fields == {"stat": "0"}
+    assert await balance(client, ACNO_1) == payer_before - 60_00
+    await core.server.run_clearing()  # urgent: due at every run
+    assert (await status(client, req_no))["stat"] == "1"
+    assert_ledger_ok(core)
+
+
 async def test_310204_unknown_req_no_is_no_such_record(client: CoreClient) -> None:
     assert (await status(client, unique_req_no("N")))["stat"] == "4"
 
@@ -388,6 +402,21 @@ async def test_replayed_frame_is_refused(core: Core, client: CoreClient) -> None
     assert [e.ret_code for e in client.errors] == [codes.AUTHENTICATION_FAILED.code]
     async with core.client() as fresh:
         assert await balances(fresh, ACNO_1, ACNO_2) == after_first
+
+
+async def test_undecodable_body_gets_an_error_and_the_session_goes_on(
+        client: CoreClient) -> None:
+    req_no = unique_req_no("U")
+    waiter = client.expect(req_no)
+    # An authentic (signed, encrypted) request whose body is not a 310101 body.
+    client.session._queue(MessageType.REQUEST, b"not a body", tr_code="310101", req_no=req_no)
+    await client.send_raw(client.session.data_to_send())
+    with trio.fail_after(REPLY_TIMEOUT):
+        reply = await client.reply_to(req_no, waiter)
+    assert isinstance(reply, ErrorMessage), reply
+    assert reply.ret_code == codes.MALFORMED_FRAME.code
+    assert not client.closed.is_set()
+    await ok(client, "310101", {"acno": ACNO_1})
 
 
 async def test_key_not_enrolled_is_refused_with_p010(core: Core) -> None:

@@ -54,6 +54,7 @@ class Processes:
         return self.daemon.client(transport)
 
     def start_core(self) -> Running:
+        self.core.stop(signal.SIGKILL)  # reaps it if it is already dead
         self.core = start_process(["core", "serve", "--home", str(self.home), "--port",
                                    str(self.core_port)], self.home, log_name="core")
         return self.core
