@@ -205,13 +205,16 @@ class Bank:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process (an offline `core clear`, a second core by mistake) may
+            # have written since our last transaction: start from what is on disk.
+            self._ledger.reload_counters()
             result = work()
             self._ledger.flush()
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._ledger.rolled_back()
+            self._ledger.forget_cached()
             raise
         return result
 

@@ -189,7 +189,22 @@ class Ledger:
             )
             self._dirty = False
 
-    def rolled_back(self) -> None:
+    def reload_counters(self) -> None:
+        """Read the business date and counters from disk (at the start of a transaction).
+
+        The writer lock taken by BEGIN IMMEDIATE makes the values read here the
+        ones this transaction owns, whoever wrote them last.
+        """
+        meta = dict(self.conn.execute(
+            "SELECT key, value FROM meta WHERE key IN "
+            "('business_date', 'serial_seq', 'clearing_run_no')"))
+        self._business_date = parse_ymd(meta["business_date"])
+        self._biz = meta["business_date"]
+        self._serial_seq = int(meta["serial_seq"])
+        self._clearing_run_no = int(meta["clearing_run_no"])
+        self._dirty = False
+
+    def forget_cached(self) -> None:
         """After a rolled-back transaction: forget what it did to the in-memory state.
 
         Serials handed out in the rolled-back transaction were never committed,
@@ -198,12 +213,7 @@ class Ledger:
         """
         self._internal_ids.clear()
         self.reload_customers()
-        meta = dict(self.conn.execute("SELECT key, value FROM meta"))
-        self._business_date = parse_ymd(meta["business_date"])
-        self._biz = meta["business_date"]
-        self._serial_seq = int(meta["serial_seq"])
-        self._clearing_run_no = int(meta["clearing_run_no"])
-        self._dirty = False
+        self.reload_counters()
 
     # -- accounts -----------------------------------------------------------------
 

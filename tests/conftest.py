@@ -1,12 +1,19 @@
-"""Shared fixtures. Only fixtures live here, none of them autouse."""
+"""Shared fixtures (none of them autouse) and the hypothesis profile."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.erp_client import Running, running_up
+
+# The machines that run the suite are shared and noisy: wall-clock health
+# checks and deadlines would fail tests for the neighbours' load, not for ours.
+settings.register_profile("default", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("default")
 
 
 @pytest.fixture(scope="module")

@@ -747,3 +747,22 @@ def test_ledger_check_passes_after_a_busy_day(bank, db):
     assert report.ok, str(report)
     assert len(str(report).splitlines()) == len(report.checks) >= 8
     assert isinstance(bank.execute(transfer("T0", 1_000)), Reply)
+
+
+def test_two_writers_on_one_ledger_never_collide(bank, db, clock):
+    # An offline `core clear` while a core runs, or two cores by mistake: each
+    # transaction must start from the counters on disk, not from a stale cache.
+    other = Bank.open(db, clock=clock)
+    try:
+        serials = []
+        for i in range(6):
+            writer = bank if i % 2 == 0 else other
+            reply = writer.execute(transfer(f"W{i}", 100 + i))
+            assert reply.ret_code == "0000", reply
+            serials.append(reply.serial_no)
+        other.run_clearing()
+        serials.append(bank.execute(transfer("W-last", 1)).serial_no)
+    finally:
+        other.close()
+    assert len(set(serials)) == len(serials)
+    assert serials == sorted(serials)
