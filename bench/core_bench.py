@@ -34,7 +34,9 @@ of tiny ``BEGIN; INSERT; COMMIT`` transactions with WAL and
 the same with as many INSERTs per commit as the core's average batch at each
 concurrency; and, for the same batch sizes, ``Bank.execute_batch`` called
 directly on a fresh ledger with the same transfers (the ledger alone: no
-protocol, no trio, no sockets).
+protocol, no trio, no sockets). Last, the same load against the core with
+its ledger replaced by a stub that answers every transfer at once (no SQL, no
+fsync): what the protocol, trio and the sockets cost alone.
 
 With ``--profile DIR`` the core is profiled at the highest concurrency, with
 ``--profiler py-spy`` (the default; ``py-spy`` must be on PATH; every thread,
@@ -85,8 +87,38 @@ TARGET_RATE_AT_16 = 3000.0
 # -- the core's process -----------------------------------------------------------------
 
 
-def core_process(home: str, control, profile_path: str | None) -> None:
-    """Serve the core as `directlink core serve` does; answer 'stats' and 'stop' on control."""
+class StubBank:
+    """The bank without its ledger: every request is a completed transfer at once.
+
+    No SQL and no fsync, so the core's remaining cost is the protocol, trio and
+    the sockets: the floor the ledger's cost adds to.
+    """
+
+    def __init__(self, bank) -> None:
+        self._bank = bank
+        self.commits = 0
+        self._serial = 0
+
+    def execute_batch(self, requests):
+        from core_sim.bank import Reply
+
+        self.commits += 1
+        replies = []
+        for _ in requests:
+            self._serial += 1
+            replies.append(Reply("0000", "transfer completed", f"S{self._serial:015d}",
+                                 {"stat": "1"}))
+        return replies
+
+    def __getattr__(self, name: str):
+        return getattr(self._bank, name)
+
+
+def core_process(home: str, control, profile_path: str | None, stub: bool) -> None:
+    """Serve the core as `directlink core serve` does; answer 'stats' and 'stop' on control.
+
+    With ``stub``, the bank's ledger is replaced by :class:`StubBank`.
+    """
     import trio
 
     from core_sim.home import CoreHome
@@ -96,7 +128,8 @@ def core_process(home: str, control, profile_path: str | None) -> None:
     core_home = CoreHome(Path(home))
     bank, _ = open_bank(core_home, None)
     setup_logging({"directlink": core_home.dir / "core.log"})
-    server = core_server(core_home, bank, allow_plaintext=False, clearing_interval=0)
+    served = StubBank(bank) if stub else bank
+    server = core_server(core_home, served, allow_plaintext=False, clearing_interval=0)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -106,7 +139,7 @@ def core_process(home: str, control, profile_path: str | None) -> None:
                 message = await trio.to_thread.run_sync(control.recv)
                 if message == "stats":
                     times = os.times()
-                    control.send({"batches": server.batches, "commits": bank.commits,
+                    control.send({"batches": server.batches, "commits": served.commits,
                                   "cpu": times.user + times.system})
                 elif message == "stop":
                     await server.drain()
@@ -129,10 +162,12 @@ def core_process(home: str, control, profile_path: str | None) -> None:
 class Core:
     """The core's process and its control pipe."""
 
-    def __init__(self, ctx, home: Path, profile_path: Path | None) -> None:
+    def __init__(self, ctx, home: Path, profile_path: Path | None = None, *,
+                 stub: bool = False) -> None:
         self.control, child = ctx.Pipe()
         self.proc = ctx.Process(target=core_process,
-                                args=(str(home), child, profile_path and str(profile_path)))
+                                args=(str(home), child, profile_path and str(profile_path),
+                                      stub))
         self.proc.start()
         if not self.control.poll(120):
             raise RuntimeError("the core did not start")
@@ -428,6 +463,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="directory for the core's home and the raw SQLite file "
                              "[default: a new temporary directory]")
+    parser.add_argument("--no-stub", action="store_true",
+                        help="skip the runs against the core with a stub ledger")
     parser.add_argument("--profile", type=Path, default=None,
                         help="profile the core into this directory (slows it down)")
     parser.add_argument("--profiler", choices=("py-spy", "cprofile"), default="py-spy",
@@ -453,6 +490,7 @@ def main() -> None:
     print(f"working directory: {workdir}")
     seed = os.urandom(32)
     results: dict[int, dict] = {}
+    stub: dict[int, dict] = {}
     profile_path = None
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -486,15 +524,7 @@ def main() -> None:
                 if spy is not None:
                     spy.wait(60)
                 ok_total += r["ok"]
-                print(f"C={c:<3} {r['rate']:8,.0f}/s  p50 {r['p50']:6.2f} ms  "
-                      f"p99 {r['p99']:6.2f} ms  n={r['n']}  errors={r['errors']}  "
-                      f"batch {r['batch']:.1f}  core CPU {r['core_cpu']:.0%}  load CPU "
-                      f"{' + '.join(f'{x:.0%}' for x in r['load_cpu'])}  other CPU "
-                      f"{r['other_cpu']:.0%}  steal {r['steal']:.0%}  layout {r['layout']}",
-                      flush=True)
-                if r["other_cpu"] > 0.1:
-                    print(f"  WARNING: other processes used {r['other_cpu']:.0%} of a CPU "
-                          "during this window; figures are disturbed", flush=True)
+                _report(c, r)
             payer = _balance(core.address, home, seed, ACNO_1)
             payee = _balance(core.address, home, seed, ACNO_2)
         finally:
@@ -514,22 +544,44 @@ def main() -> None:
             if size not in raw:
                 raw[size] = sqlite_commit_rate(workdir, size, args.sqlite_seconds)
                 ledger[size] = ledger_rate(workdir, size, args.sqlite_seconds)
+
+        if not args.no_stub:
+            print("the same load against the core with a stub ledger (no SQL, no fsync):",
+                  flush=True)
+            core = Core(ctx, home, stub=True)
+            try:
+                for c in levels:
+                    stub[c] = r = measure(ctx, core, home, seed, c, args.connections,
+                                          args.load_procs, args.warmup, args.seconds)
+                    _report(c, r)
+            finally:
+                core.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("| in flight | transfers/s | p50 ms | p99 ms | errors | transfers per commit "
-          "| core CPU | load CPU | other CPU | raw SQLite commits/s at that batch "
-          "| transfers/s ÷ raw rows/s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| core CPU | core CPU µs per transfer | load CPU | other CPU "
+          "| raw SQLite commits/s at that batch | transfers/s ÷ raw rows/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in levels:
         r = results[c]
         size = max(1, round(r["batch"]))
         commits, rows = raw[size]
         print(f"| {c} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} "
-              f"| {r['batch']:.1f} | {r['core_cpu']:.0%} "
+              f"| {r['batch']:.1f} | {r['core_cpu']:.0%} | {_per_transfer(r):.0f} "
               f"| {' + '.join(f'{x:.0%}' for x in r['load_cpu'])} | {r['other_cpu']:.0%} "
               f"| {commits:,.0f} (batch {size}) | {r['rate'] / rows:.2f} |")
+    if stub:
+        print()
+        print("| in flight | stub ledger: transfers/s | p50 ms | p99 ms | per commit "
+              "| core CPU | core CPU µs per transfer | other CPU | core ÷ stub |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in levels:
+            r = stub[c]
+            print(f"| {c} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
+                  f"| {r['batch']:.1f} | {r['core_cpu']:.0%} | {_per_transfer(r):.0f} "
+                  f"| {r['other_cpu']:.0%} | {results[c]['rate'] / r['rate']:.2f} |")
     print()
     print("| per COMMIT | raw SQLite commits/s | raw SQLite rows/s "
           "| ledger alone transfers/s | ledger alone CPU µs per transfer |")
@@ -547,10 +599,26 @@ def main() -> None:
     if args.profile and (args.profile / "py-spy.txt").exists():
         print()
         print(summarize_raw(args.profile / "py-spy.txt"))
-    if any(r["errors"] for r in results.values()):
-        samples = [s for r in results.values() for s in r["samples"]][:3]
+    if any(r["errors"] for r in (*results.values(), *stub.values())):
+        samples = [s for r in (*results.values(), *stub.values()) for s in r["samples"]][:3]
         print("ERRORS; first replies:", *samples, sep="\n")
         sys.exit(1)
+
+
+def _report(c: int, r: dict) -> None:
+    print(f"C={c:<3} {r['rate']:8,.0f}/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
+          f"n={r['n']}  errors={r['errors']}  batch {r['batch']:.1f}  core CPU "
+          f"{r['core_cpu']:.0%} ({_per_transfer(r):.0f} µs/transfer)  load CPU "
+          f"{' + '.join(f'{x:.0%}' for x in r['load_cpu'])}  other CPU {r['other_cpu']:.0%}  "
+          f"steal {r['steal']:.0%}  layout {r['layout']}", flush=True)
+    if r["other_cpu"] > 0.1:
+        print(f"  WARNING: other processes used {r['other_cpu']:.0%} of a CPU during this "
+              "window; figures are disturbed", flush=True)
+
+
+def _per_transfer(r: dict) -> float:
+    """The core's CPU time per transfer, µs."""
+    return r["core_cpu"] * 1e6 / r["rate"] if r["rate"] else float("nan")
 
 
 def _balance(address, home: Path, seed: bytes, acno: str) -> int:

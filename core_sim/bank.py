@@ -170,7 +170,7 @@ class Bank:
             if previous_digest == request_digest:
                 return instructions.decode_reply(previous_reply)
             return Refused(codes.DUPLICATE_REQ_NO,
-                           f"req_no {request.req_no} already used with other content").reply
+                           "req_no already used with different content").reply
         return transfers.execute(self._ledger, request, request_digest, self._clock())
 
     # -- clearing and end of day -----------------------------------------------------------

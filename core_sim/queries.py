@@ -168,7 +168,7 @@ def _own_account(ledger: Ledger, request: Request, acno: str) -> AccountRow:
         raise Refused(codes.UNKNOWN_ACCOUNT, f"account {acno} not found")
     if account.corp_no != request.corp_no:
         raise Refused(codes.NOT_OWN_ACCOUNT,
-                      f"account {acno} is not enterprise {request.corp_no}'s")
+                      f"not this enterprise's account: {acno}")
     return account
 
 

@@ -158,7 +158,7 @@ def _plan_same_bank(ledger: Ledger, request: Request) -> _Plan:
     rcv_acname = text_field(fields, "rcv_acname")
     if rcv_acname and rcv_acname != payee.name:
         raise Refused(codes.ACCOUNT_NAME_MISMATCH,
-                      f"rcv_acname does not match payee account {rcv_acno}")
+                      "rcv_acname does not match the payee account's name")
     if payee.currency != payer.currency:
         raise Refused(codes.CURRENCY_MISMATCH,
                       f"payee account is {payee.currency}, payer account {payer.currency}")
@@ -192,12 +192,12 @@ def _payer(ledger: Ledger, request: Request, pay_acno: str, cur_code: str) -> Ac
         raise Refused(codes.UNKNOWN_ACCOUNT, f"payer account {pay_acno} not found")
     if payer.corp_no != request.corp_no:
         raise Refused(codes.NOT_OWN_ACCOUNT,
-                      f"account {pay_acno} is not enterprise {request.corp_no}'s")
+                      f"not this enterprise's account: {pay_acno}")
     _check_status(payer, "payer")
     pay_acname = text_field(request.fields, "pay_acname")
     if pay_acname and pay_acname != payer.name:
         raise Refused(codes.ACCOUNT_NAME_MISMATCH,
-                      f"pay_acname does not match payer account {pay_acno}")
+                      "pay_acname does not match the payer account's name")
     if cur_code and cur_code != payer.currency:
         raise Refused(codes.CURRENCY_MISMATCH,
                       f"cur_code {cur_code} but account {pay_acno} is {payer.currency}")

@@ -86,9 +86,11 @@ def core() -> None:
               help="Test mode: also accept unsigned, unencrypted (certflag=0) clients.")
 @click.option("--clearing-interval", type=click.FloatRange(0), default=3.0,
               show_default=True, help="Seconds between clearing runs (0 = only on demand).")
+@click.option("--exit-with-parent", is_flag=True, hidden=True,
+              help="Shut down when the parent process goes away (used by `up`).")
 @click.option("-v", "--verbose", is_flag=True, help="Log INFO to stderr too.")
 def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaintext: bool,
-          clearing_interval: float, verbose: bool) -> None:
+          clearing_interval: float, exit_with_parent: bool, verbose: bool) -> None:
     """Run the bank core until SIGINT/SIGTERM; prints READY core=HOST:PORT."""
     core_home = CoreHome(home)
     bank, _ = open_bank(core_home, seed_path)
@@ -104,12 +106,23 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
             ready(f"READY core={address[0]}:{address[1]}")
             nursery.start_soon(run_until_signalled, nursery, server.drain,
                                signal_handlers(server))
+            if exit_with_parent:
+                nursery.start_soon(_exit_with_parent, nursery, server)
 
     try:
         run_trio(main, f"cannot listen on {host}:{port}")
     finally:
         pidfile.unlink(missing_ok=True)
         bank.close()
+
+
+async def _exit_with_parent(nursery: trio.Nursery, server: CoreServer) -> None:
+    """Stop (gracefully) once the parent is gone, e.g. `up` was killed with -9."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await trio.sleep(1)
+    await server.drain()
+    nursery.cancel_scope.cancel()
 
 
 @core.command()

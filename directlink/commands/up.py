@@ -9,9 +9,13 @@ pinned in the client's config. Later runs keep all of it.
 
 from __future__ import annotations
 
-import os
+import logging
+import re
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -23,7 +27,7 @@ from config.seed import load_seed
 from core_sim.home import CoreHome
 from daemon.home import ClientHome, write_secret
 from directlink.commands.common import home_option
-from directlink.commands.core import core_server, open_bank, signal_handlers
+from directlink.commands.core import open_bank
 from directlink.commands.daemon import build_daemon
 from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
 from protocol.keys import SigningKey
@@ -84,57 +88,115 @@ def _port(name: str, help: str):
 @click.option("-v", "--verbose", is_flag=True, help="Log INFO to stderr too.")
 def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int | None,
        core_port: int | None, clearing_interval: float, verbose: bool) -> None:
-    """Set up (first time) and run the bank core and the client daemon together."""
+    """Set up (first time) and run the bank core and the client daemon together.
+
+    The core runs in a child process (`directlink core serve`), as it would on
+    the bank's side, so the two halves do not share one interpreter; the
+    daemon runs in this one. Ctrl-C or SIGTERM stops the daemon first, then
+    the core, each finishing what is in flight.
+    """
     home = home.absolute()
     core_home = CoreHome(home)
-    bank, _ = open_bank(core_home, seed_path)
-    pidfile = core_home.dir / "core.pid"
+    bank, _ = open_bank(core_home, seed_path)  # creates and seeds the ledger on first use
+    bank.close()
+    corp_no, user_no, acno = _first_operator(core_home)
+    created = ensure_client(home, core_home, corp_no, user_no)
+    client = ClientHome(home)
     try:
-        corp_no, user_no, acno = _first_operator(core_home)
-        created = ensure_client(home, core_home, corp_no, user_no)
-        client = ClientHome(home)
-        try:
-            config = load_config(client.config)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        setup_logging({"directlink.core": core_home.dir / "core.log",
-                       "directlink.daemon": client.log_dir / "directlink.log",
-                       "directlink.erp": client.log_dir / "directlink.log"}, verbose=verbose)
-        server = core_server(core_home, bank, allow_plaintext=False,
-                             clearing_interval=clearing_interval)
+        config = load_config(client.config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    setup_logging({"directlink": client.log_dir / "directlink.log"}, verbose=verbose)
+    core_command = [
+        sys.executable, "-m", "directlink", "core", "serve", "--home", str(home),
+        "--host", "127.0.0.1",
+        "--port", str(config.communication.port if core_port is None else core_port),
+        "--clearing-interval", str(clearing_interval), "--exit-with-parent",
+        *(["--verbose"] if verbose else []),
+    ]
 
-        async def main() -> None:
-            async with trio.open_nursery() as nursery:
-                core_address = await nursery.start(
-                    server.serve, "127.0.0.1",
-                    config.communication.port if core_port is None else core_port)
-                # `directlink core clear` / `eod` signal the running core through this
-                # file; without it they would run on the ledger behind its back.
-                pidfile.write_text(f"{os.getpid()}\n")
-                daemon = build_daemon(config, client, None, core_host=core_address[0],
-                                      core_port=core_address[1], erp_port=erp_port,
-                                      http_port=http_port)
-                addresses = await nursery.start(daemon.serve)
-                with trio.move_on_after(10):
-                    while not daemon.link.connected:
-                        await trio.sleep(0.01)
-                if created:
-                    click.echo(f"created {home}: demo bank, client config and keys", err=True)
-                click.echo(_hints(addresses.erp_tcp, addresses.erp_http, home, acno), err=True)
-                ready("READY erp_tcp={}:{} erp_http={}:{} core={}:{}".format(
-                    *addresses.erp_tcp, *addresses.erp_http, *core_address))
+    core_exits: list[int] = []  # set when the core dies on its own
 
-                async def stop() -> None:
-                    await daemon.drain()
-                    await server.drain()
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            core = await nursery.start(_run_core, core_command)
+            daemon = build_daemon(config, client, None, core_host=core.address[0],
+                                  core_port=core.address[1], erp_port=erp_port,
+                                  http_port=http_port)
+            addresses = await nursery.start(daemon.serve)
+            with trio.move_on_after(10):
+                while not daemon.link.connected:
+                    await trio.sleep(0.01)
+            if created:
+                click.echo(f"created {home}: demo bank, client config and keys", err=True)
+            click.echo(_hints(addresses.erp_tcp, addresses.erp_http, home, acno), err=True)
+            ready("READY erp_tcp={}:{} erp_http={}:{} core={}:{}".format(
+                *addresses.erp_tcp, *addresses.erp_http, *core.address))
 
-                nursery.start_soon(run_until_signalled, nursery, stop,
-                                   signal_handlers(server))
+            async def stop() -> None:
+                await daemon.drain()
+                await core.stop()
 
-        run_trio(main, "cannot start")
+            nursery.start_soon(run_until_signalled, nursery, stop)
+            nursery.start_soon(core.watch, nursery, core_exits)
+
+    run_trio(main, "cannot start")
+    if core_exits:
+        raise click.ClickException(f"the bank core stopped unexpectedly (exit {core_exits[0]}); "
+                                   f"see {core_home.dir / 'core.log'}")
+
+
+class _Core:
+    """The core child process: its address, a graceful stop, and a watch on it."""
+
+    def __init__(self, process: trio.Process, address: tuple[str, int]) -> None:
+        self.process = process
+        self.address = address
+        self.stopping = False
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        self.stopping = True
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            with trio.move_on_after(timeout):
+                await self.process.wait()
+            if self.process.returncode is None:
+                self.process.kill()
+                await self.process.wait()
+
+    async def watch(self, nursery: trio.Nursery, exits: list[int]) -> None:
+        """If the core dies on its own, stop everything: a daemon without a bank is no use."""
+        code = await self.process.wait()
+        if not self.stopping:
+            logging.getLogger("directlink").error("bank core exited with %s", code)
+            exits.append(code)
+            nursery.cancel_scope.cancel()
+
+
+async def _run_core(command: list[str], *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    # A session of its own: Ctrl-C reaches `up`, which then stops the core in order.
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE,
+                                               start_new_session=True)
+    try:
+        line = b""
+        with trio.move_on_after(60):
+            while not line.endswith(b"\n"):
+                chunk = await process.stdout.receive_some(1)
+                if not chunk:
+                    break
+                line += chunk
+        match = re.fullmatch(rb"READY core=(\S+):(\d+)\s*", line)
+        if match is None:
+            process.kill()
+            await process.wait()
+            raise click.ClickException(f"the bank core did not start (exit {process.returncode})")
+        task_status.started(_Core(process, (match[1].decode(), int(match[2]))))
+        await process.wait()
     finally:
-        pidfile.unlink(missing_ok=True)
-        bank.close()
+        if process.returncode is None:
+            process.kill()
+            with trio.CancelScope(shield=True):
+                await process.wait()
 
 
 def _first_operator(core_home: CoreHome) -> tuple[str, str, str]:
