@@ -89,6 +89,7 @@ class CoreLink:
         self._stream: trio.abc.Stream | None = None
         self._send_lock = trio.Lock()
         self._connected = trio.Event()
+        self._wake = trio.Event()
         self._waiting: dict[str, _Waiter] = {}
         self.connections = 0  # successful handshakes so far
         self.late_replies = 0
@@ -114,7 +115,10 @@ class CoreLink:
                             self.port, reason, delay)
             finally:
                 self._disconnected()
-            await trio.sleep(delay)
+            # Back off, but try again at once when a request is waiting for the bank.
+            self._wake = trio.Event()
+            with trio.move_on_after(delay):
+                await self._wake.wait()
             delay = min(delay * 2, self.backoff_max)
 
     async def _connect_and_serve(self) -> None:
@@ -247,6 +251,7 @@ class CoreLink:
         self._waiting[request.req_no] = waiter
         try:
             if not self._connected.is_set():
+                self._wake.set()
                 with trio.move_on_after(self.connect_timeout if connect_wait is None
                                         else connect_wait):
                     await self._connected.wait()

@@ -201,3 +201,24 @@ def test_access_list_refuses_and_logs_strangers(caplog):
     assert access.check(_FakeStream("10.1.2.3"), "erp_tcp") == "10.1.2.3:40000"
     assert access.check(_FakeStream("192.0.2.7"), "erp_tcp") is None
     assert "refused connection from 192.0.2.7" in caplog.text
+
+
+async def test_waiting_request_cuts_the_reconnect_backoff_short(bed):
+    async with trio.open_nursery() as outer:
+        async with trio.open_nursery() as core_nursery:
+            _, port = await core_nursery.start(bed.server.serve, "127.0.0.1", 0)
+            # A long backoff: only the waiting request can make the link retry soon.
+            link = bed.link(port, backoff_initial=30.0, backoff_max=30.0, connect_timeout=3.0)
+            await outer.start(link.run)
+            await wait_connected(link)
+            core_nursery.cancel_scope.cancel()
+        with trio.fail_after(5):
+            while link.connected:
+                await trio.sleep(0.01)
+        server2 = CoreServer(bed.bank, bed.keys, bed.server.lookup_key, clearing_interval=None)
+        await outer.start(server2.serve, "127.0.0.1", port)
+        with trio.fail_after(5):
+            answer = await link.request(Request(tr_code="310101", req_no="W1",
+                                                fields={"acno": ACNO1}), timeout=5)
+        assert answer.ok and link.connections == 2
+        outer.cancel_scope.cancel()
