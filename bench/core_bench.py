@@ -479,9 +479,8 @@ def main() -> None:
           f"Linux {platform.release()}; Python {platform.python_version()}, SQLite "
           f"{sqlite3.sqlite_version}, cryptography {cryptography.__version__}; "
           f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-    load = os.getloadavg()[0]
-    print(f"load average before the run: {load:.2f}"
-          + ("  (WARNING: the machine is busy; figures will be low)" if load > 0.5 else ""))
+    print(f"load average before the run: {os.getloadavg()[0]:.2f} (1 min); see 'other CPU' "
+          "for other processes during each window")
     print(f"window {args.seconds:g} s after {args.warmup:g} s warm-up; up to "
           f"{args.load_procs} load processes, {args.connections} connections", flush=True)
 
