@@ -159,8 +159,6 @@ class CoreServer:
     async def _execute(self, session: ServerSession, request: Request, flush) -> None:
         pending = _Pending(BankRequest(request.corp_no, request.user_no, request.tr_code,
                                        request.req_no, dict(request.fields)))
-        self._in_flight += 1
-        self._idle = trio.Event() if self._in_flight == 1 else self._idle
         started = time.perf_counter()
         try:
             self._queue_send.send_nowait(pending)
@@ -189,7 +187,7 @@ class CoreServer:
                                               ret_msg=codes.BANK_FAULT.message,
                                               req_no=request.req_no,
                                               tr_code=request.tr_code))
-            log.info("corp_no=%s req_no=%s tr_code=%s ret_code=%s ms=%.1f", request.corp_no,
+            log.debug("corp_no=%s req_no=%s tr_code=%s ret_code=%s ms=%.1f", request.corp_no,
                      request.req_no, request.tr_code, reply.ret_code if reply else "P020",
                      (time.perf_counter() - started) * 1000)
             await flush()
@@ -264,6 +262,11 @@ class CoreServer:
                                                   req_no=event.req_no, tr_code=event.tr_code))
                         await flush()
                         continue
+                    # Counted in flight from here, not from when the task starts, so
+                    # that drain() cannot slip in between and miss it.
+                    self._in_flight += 1
+                    if self._in_flight == 1:
+                        self._idle = trio.Event()
                     nursery.start_soon(self._execute, session, event, flush)
                 elif isinstance(event, Heartbeat):
                     session.send(Heartbeat())
