@@ -19,6 +19,7 @@ from itertools import accumulate
 
 from construct import Struct
 
+from protocol import codes
 from protocol.codec import RecordCodec
 from protocol.errors import DecodeError, UnsupportedVersion
 from protocol.fields import Choice, Digits, Raw, Text, field
@@ -142,6 +143,11 @@ class Header:
                 f"{data[6:8].decode('ascii', 'replace')}; this peer speaks "
                 f"{VERSION_MAJOR}.0 to {VERSION_MAJOR}.{VERSION_MINOR}"
             )
-        parsed = _CODEC.decode(data[:HEADER_SIZE])
+        try:
+            parsed = _CODEC.decode(data[:HEADER_SIZE])
+        except DecodeError as exc:
+            if exc.field == "msg_type":
+                exc.code = codes.UNKNOWN_MESSAGE_TYPE
+            raise
         del parsed["magic"], parsed["reserved"]
         return cls(**parsed)

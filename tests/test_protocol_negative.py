@@ -509,3 +509,16 @@ def test_every_remote_error_is_a_protocol_error():
     for cls in (DecodeError, FrameTooLarge, UnsupportedVersion, AuthenticationError):
         assert issubclass(cls, RemoteProtocolError) and issubclass(cls, ProtocolError)
     assert issubclass(FieldOverflow, LocalProtocolError)
+
+
+def test_unknown_message_type_has_its_own_code():
+    from protocol import codes as _codes
+    from protocol.errors import DecodeError as _DecodeError
+    from protocol.header import OFFSETS, Header
+
+    data = bytearray(Header(msg_type="RQ").build())
+    data[OFFSETS["msg_type"]:OFFSETS["msg_type"] + 2] = b"ZZ"
+    with pytest.raises(_DecodeError) as info:
+        Header.parse(bytes(data))
+    assert info.value.code is _codes.UNKNOWN_MESSAGE_TYPE
+    assert info.value.field == "msg_type"
