@@ -91,6 +91,7 @@ class CoreLink:
         self._connected = trio.Event()
         self._wake = trio.Event()
         self._waiting: dict[str, _Waiter] = {}
+        self.closing = False  # set while the daemon shuts down
         self.connections = 0  # successful handshakes so far
         self.late_replies = 0
 
@@ -111,8 +112,10 @@ class CoreLink:
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
                     ProtocolError, LinkError) as exc:
                 reason = exc.reason if isinstance(exc, AuthenticationError) else exc
-                log.warning("core link %s:%s down: %s; retrying in %.1f s", self.host,
-                            self.port, reason, delay)
+                # While shutting down, the bank going away is expected, not news.
+                log.log(logging.INFO if self.closing else logging.WARNING,
+                        "core link %s:%s down: %s; retrying in %.1f s", self.host,
+                        self.port, reason, delay)
             finally:
                 self._disconnected()
             # Back off, but try again at once when a request is waiting for the bank.

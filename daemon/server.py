@@ -100,6 +100,7 @@ class Daemon:
     async def drain(self, timeout: float = 10.0) -> None:
         """Refuse new requests (D009) and give those in flight time to be answered."""
         self.service.accepting = False
+        self.link.closing = True
         deadline = time.monotonic() + timeout
         while self._in_flight and time.monotonic() < deadline:
             await trio.sleep(0.05)

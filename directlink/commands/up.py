@@ -57,18 +57,21 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
     return True
 
 
-def _hints(erp_tcp, erp_http, home: Path, acno: str) -> str:
-    return f"""
-directlink is up (home {home}).
-Try:
-  directlink send --home {home} --port {erp_tcp[1]} balance
-  directlink send --home {home} --port {erp_tcp[1]} transfer --from {acno} \
-      --to 310066726018010000002 --amount 12.50
-  curl -s --data-binary @docs/examples/310101.xml http://{erp_http[0]}:{erp_http[1]}/
-ERP systems: raw TCP with the 7-byte header on {erp_tcp[0]}:{erp_tcp[1]}, HTTP POST on \
-{erp_http[0]}:{erp_http[1]}.
-Check the ledger: directlink core check --home {home}.  Stop with Ctrl-C.
-"""
+def _hints(erp_tcp, erp_http, home: Path, accounts: tuple[str, ...]) -> str:
+    send = f"directlink send --home {home} --port {erp_tcp[1]}"
+    lines = ["", f"directlink is up (home {home}).", "Try:", f"  {send} balance"]
+    if len(accounts) > 1:
+        lines.append(f"  {send} transfer --from {accounts[0]} --to {accounts[1]} "
+                     "--amount 12.50")
+    lines += [
+        f"  curl -s --data-binary @docs/examples/310101.xml "
+        f"http://{erp_http[0]}:{erp_http[1]}/",
+        f"ERP systems: raw TCP with the 7-byte header on {erp_tcp[0]}:{erp_tcp[1]}, "
+        f"HTTP POST on {erp_http[0]}:{erp_http[1]}.",
+        f"Check the ledger: directlink core check --home {home}.  Stop with Ctrl-C.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _port(name: str, help: str):
@@ -99,7 +102,7 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
     core_home = CoreHome(home)
     bank, _ = open_bank(core_home, seed_path)  # creates and seeds the ledger on first use
     bank.close()
-    corp_no, user_no, acno = _first_operator(core_home)
+    corp_no, user_no, accounts = _first_operator(core_home)
     created = ensure_client(home, core_home, corp_no, user_no)
     client = ClientHome(home)
     try:
@@ -129,7 +132,7 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
                     await trio.sleep(0.01)
             if created:
                 click.echo(f"created {home}: demo bank, client config and keys", err=True)
-            click.echo(_hints(addresses.erp_tcp, addresses.erp_http, home, acno), err=True)
+            click.echo(_hints(addresses.erp_tcp, addresses.erp_http, home, accounts), err=True)
             ready("READY erp_tcp={}:{} erp_http={}:{} core={}:{}".format(
                 *addresses.erp_tcp, *addresses.erp_http, *core.address))
 
@@ -199,11 +202,12 @@ async def _run_core(command: list[str], *, task_status=trio.TASK_STATUS_IGNORED)
                 await process.wait()
 
 
-def _first_operator(core_home: CoreHome) -> tuple[str, str, str]:
-    """The seed's first enterprise, its first operator and first account."""
+def _first_operator(core_home: CoreHome) -> tuple[str, str, tuple[str, ...]]:
+    """The seed's first enterprise, its first operator and its accounts."""
     try:
         seed = load_seed(core_home.seed)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     enterprise = seed.enterprises[0]
-    return enterprise.corp_no, enterprise.users[0], enterprise.accounts[0].acno
+    return (enterprise.corp_no, enterprise.users[0],
+            tuple(account.acno for account in enterprise.accounts))
