@@ -226,12 +226,13 @@ KNOWN_KEYS: dict[str, dict[str, KeySpec]] = {
         "user_no": KeySpec("direct-connect operator number, 1-20 letters or digits", None),
         "private_key": KeySpec(
             "the client's Ed25519 private key (PEM, encrypted with the security password)",
-            "keys/client.key",
+            "../keys/client.key",
         ),
         "certificate": KeySpec(
-            "the client's public key (PEM), as enrolled with the bank", "keys/client.pub"
+            "the client's public key (PEM), as enrolled with the bank", "../keys/client.pub"
         ),
-        "bank_key": KeySpec("the bank's public key (PEM)", "keys/bank.pub"),
+        "bank_key": KeySpec("the bank's public key file (its fingerprint and keys)",
+                            "../keys/bank.pub"),
         "bank_fingerprint": KeySpec(
             "pinned fingerprint of the bank's key, 64 hex digits (empty: not pinned yet)",
             "",
@@ -262,7 +263,7 @@ KNOWN_KEYS: dict[str, dict[str, KeySpec]] = {
         ),
         "log_file": KeySpec(
             "log file (empty: standard error only)",
-            "log/directlink.log",
+            "../log/directlink.log",
             ("Secrets (passwords, keys) are never logged.",),
         ),
     },
@@ -989,16 +990,16 @@ def render_default_config(
     heartbeat_interval: float = 30,
     proxy: str = "",
     max_frame: int = 1048576,
-    private_key: str | os.PathLike[str] = "keys/client.key",
-    certificate: str | os.PathLike[str] = "keys/client.pub",
-    bank_key: str | os.PathLike[str] = "keys/bank.pub",
+    private_key: str | os.PathLike[str] = "../keys/client.key",
+    certificate: str | os.PathLike[str] = "../keys/client.pub",
+    bank_key: str | os.PathLike[str] = "../keys/bank.pub",
     bank_fingerprint: str = "",
     allow: str | tuple[object, ...] | list[object] = "127.0.0.1",
     listen: str = "127.0.0.1",
     encoding: str = "GBK",
     max_request: int = 1048576,
     client_timeout: float = 30,
-    log_file: str | os.PathLike[str] = "log/directlink.log",
+    log_file: str | os.PathLike[str] = "../log/directlink.log",
 ) -> str:
     """A complete, commented ini file with these values (the rest at their defaults).
 

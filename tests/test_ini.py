@@ -75,14 +75,14 @@ def test_sample_loads_with_paths_relative_to_its_directory() -> None:
     etc = SAMPLE.parent
     assert config.source == str(SAMPLE)
     assert config.base_dir == etc
-    assert config.enterprise.private_key == etc / "keys" / "client.key"
-    assert config.enterprise.certificate == etc / "keys" / "client.pub"
-    assert config.enterprise.bank_key == etc / "keys" / "bank.pub"
-    assert config.forward.log_file == etc / "log" / "directlink.log"
+    assert config.enterprise.private_key == etc.parent / "keys" / "client.key"
+    assert config.enterprise.certificate == etc.parent / "keys" / "client.pub"
+    assert config.enterprise.bank_key == etc.parent / "keys" / "bank.pub"
+    assert config.forward.log_file == etc.parent / "log" / "directlink.log"
 
 
 def test_defaults() -> None:
-    config = parse_config(MINIMAL, "x.ini", "/srv/dl")
+    config = parse_config(MINIMAL, "x.ini", "/srv/dl/etc")
     assert config.security.password_hash is None
     assert not config.security.has_password
     c = config.communication
@@ -573,7 +573,7 @@ def test_render_parses_back_to_the_same_values(tmp_path: Path) -> None:
         ipaddress.ip_network("127.0.0.1"),
         ipaddress.ip_network("10.0.0.0/8"),
     )
-    assert config.enterprise.private_key == tmp_path / "keys" / "client.key"
+    assert config.enterprise.private_key == tmp_path.parent / "keys" / "client.key"
     # Same comments as the sample: only the value lines differ.
     sample = SAMPLE.read_text(encoding="utf-8").splitlines()
     rendered = text.splitlines()

@@ -49,9 +49,7 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
     client.config.write_text(render_default_config(
         corp_no=corp_no, user_no=user_no, certflag=1,
         password_hash=hash_password(password),
-        private_key="../keys/client.key", certificate="../keys/client.pub",
-        bank_key="../keys/bank.pub", bank_fingerprint=bank_keys.public.fingerprint,
-        log_file="../log/directlink.log",
+        bank_fingerprint=bank_keys.public.fingerprint,
     ), encoding="utf-8")
     core_home.register.enroll(corp_no, user_no, key.public)
     return True
