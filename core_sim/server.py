@@ -153,7 +153,7 @@ class CoreServer:
             except Exception:
                 log.exception("clearing run failed")
                 continue
-            if getattr(report, "settled", 0) or getattr(report, "returned", 0):
+            if report.settled or report.returned:
                 log.info("clearing: %s", report)
 
     async def _execute(self, session: ServerSession, request: Request, flush) -> None:

@@ -167,6 +167,19 @@ def enroll(home: Path, corp_no: str, user_no: str, public_key: Path) -> None:
     click.echo(f"give the client {core_home.public_keys} and the bank fingerprint above")
 
 
+@core.command()
+@home_option
+def enrolled(home: Path) -> None:
+    """List the enterprise keys enrolled with the bank."""
+    keys = CoreHome(home).register.all()
+    if not keys:
+        click.echo("no keys enrolled")
+        return
+    for entry in keys:
+        click.echo(f"{entry.corp_no}/{entry.user_no}  key id {entry.key.key_id}  "
+                   f"fingerprint {format_fingerprint(entry.key.fingerprint)}")
+
+
 @core.command("export-key")
 @home_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))

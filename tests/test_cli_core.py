@@ -1,0 +1,71 @@
+"""`directlink core` administration commands, through click's CliRunner."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from directlink.cli import cli
+from protocol.keys import BankPublicKeys, SigningKey, format_fingerprint
+
+
+def test_enroll_then_list_and_export(tmp_path):
+    home = tmp_path / "bank"
+    key = SigningKey.generate()
+    pem = tmp_path / "client.pub"
+    pem.write_bytes(key.public.to_pem())
+    runner = CliRunner()
+
+    assert "no keys enrolled" in runner.invoke(cli, ["core", "enrolled", "--home",
+                                                     str(home)]).output
+    result = runner.invoke(cli, ["core", "enroll", "--home", str(home), "--corp-no",
+                                 "0000000001", "--user-no", "001", str(pem)])
+    assert result.exit_code == 0, result.output
+    assert key.key_id in result.output
+
+    listing = runner.invoke(cli, ["core", "enrolled", "--home", str(home)])
+    assert listing.exit_code == 0
+    assert f"0000000001/001  key id {key.key_id}" in listing.output
+    assert format_fingerprint(key.public.fingerprint) in listing.output
+
+    exported = runner.invoke(cli, ["core", "export-key", "--home", str(home)])
+    assert exported.exit_code == 0
+    bank = BankPublicKeys.from_text(exported.output)
+    assert format_fingerprint(bank.fingerprint) in result.output  # the key letter matches
+
+
+def test_enroll_refuses_an_unknown_operator(tmp_path):
+    pem = tmp_path / "client.pub"
+    pem.write_bytes(SigningKey.generate().public.to_pem())
+    result = CliRunner().invoke(cli, ["core", "enroll", "--home", str(tmp_path / "bank"),
+                                      "--corp-no", "0000000001", "--user-no", "999", str(pem)])
+    assert result.exit_code == 1
+    assert "0000000001/999 is not an operator of this bank" in result.output
+
+
+def test_offline_clearing_and_end_of_day_then_check(tmp_path):
+    home = str(tmp_path / "bank")
+    runner = CliRunner()
+    cleared = runner.invoke(cli, ["core", "clear", "--home", home])
+    assert cleared.exit_code == 0, cleared.output
+    assert "clearing run 1: 0 settled, 0 returned, 0 pending" in cleared.output
+    eod = runner.invoke(cli, ["core", "eod", "--home", home])
+    assert eod.exit_code == 0 and "business date is now" in eod.output
+    checked = runner.invoke(cli, ["core", "check", "--home", home])
+    assert checked.exit_code == 0
+    assert "OK:" in checked.output
+
+
+def test_check_without_a_ledger_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["core", "check", "--home", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no ledger here" in result.output
+
+
+def test_version_and_help():
+    runner = CliRunner()
+    version = runner.invoke(cli, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("directlink, version ")
+    helped = runner.invoke(cli, ["--help"])
+    assert helped.exit_code == 0
+    for command in ("up", "core", "daemon", "config", "keys", "enroll", "send"):
+        assert f"  {command} " in helped.output
