@@ -222,3 +222,58 @@ async def test_waiting_request_cuts_the_reconnect_backoff_short(bed):
                                                 fields={"acno": ACNO1}), timeout=5)
         assert answer.ok and link.connections == 2
         outer.cancel_scope.cancel()
+
+
+async def _tunnel_proxy(stream, seen: list):
+    """A minimal HTTP CONNECT proxy: read the request head, connect, then relay bytes."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await stream.receive_some(4096)
+    request_line = head.split(b"\r\n", 1)[0].decode()
+    seen.append(request_line)
+    host, port = request_line.split()[1].rsplit(":", 1)
+    upstream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+    async def pump(source, sink):
+        try:
+            while data := await source.receive_some(65536):
+                await sink.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            await trio.aclose_forcefully(sink)
+
+    async with trio.open_nursery() as relay:
+        relay.start_soon(pump, stream, upstream)
+        relay.start_soon(pump, upstream, stream)
+
+
+async def test_link_through_an_http_connect_proxy(bed, nursery):
+    _, port = await nursery.start(bed.server.serve, "127.0.0.1", 0)
+    seen: list[str] = []
+    proxies = await nursery.start(trio.serve_tcp, lambda s: _tunnel_proxy(s, seen), 0)
+    proxy_port = proxies[0].socket.getsockname()[1]
+    link = bed.link(port, proxy=("127.0.0.1", proxy_port))
+    await nursery.start(link.run)
+    await wait_connected(link)
+    answer = await link.request(Request(tr_code="310101", req_no="X1",
+                                        fields={"acno": ACNO1}), timeout=5)
+    assert answer.ok
+    assert seen == [f"CONNECT 127.0.0.1:{port} HTTP/1.1"]
+
+
+async def test_proxy_refusal_is_reported_and_nothing_is_sent(bed, nursery, caplog):
+    async def refusing_proxy(stream):
+        await stream.receive_some(4096)
+        await stream.send_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        await trio.aclose_forcefully(stream)
+
+    proxies = await nursery.start(trio.serve_tcp, refusing_proxy, 0)
+    link = bed.link(9, proxy=("127.0.0.1", proxies[0].socket.getsockname()[1]),
+                    connect_timeout=0.5)
+    await nursery.start(link.run)
+    with pytest.raises(NotSent):
+        await link.request(Request(tr_code="310101", req_no="X2", fields={"acno": ACNO1}),
+                           timeout=1)
+    assert "proxy refused CONNECT: HTTP 403" in caplog.text
