@@ -74,6 +74,7 @@ class CoreServer:
         allow_plaintext: bool = False,
         max_frame: int = DEFAULT_MAX_FRAME,
         max_batch: int = 256,
+        max_in_flight: int = 1024,
         idle_timeout: float = 180.0,
         clearing_interval: float | None = 3.0,
         clock: Callable[[], float] = time.time,
@@ -84,6 +85,7 @@ class CoreServer:
         self.allow_plaintext = allow_plaintext
         self.max_frame = max_frame
         self.max_batch = max_batch
+        self.max_in_flight = max_in_flight  # per connection
         self.idle_timeout = idle_timeout
         self.clearing_interval = clearing_interval
         self.clock = clock
@@ -156,11 +158,12 @@ class CoreServer:
             if report.settled or report.returned:
                 log.info("clearing: %s", report)
 
-    async def _execute(self, session: ServerSession, request: Request, flush) -> None:
-        pending = _Pending(BankRequest(request.corp_no, request.user_no, request.tr_code,
-                                       request.req_no, dict(request.fields)))
+    async def _execute(self, session: ServerSession, request: Request, flush,
+                       slots: trio.Semaphore) -> None:
         started = time.perf_counter()
         try:
+            pending = _Pending(BankRequest(request.corp_no, request.user_no, request.tr_code,
+                                           request.req_no, dict(request.fields)))
             self._queue_send.send_nowait(pending)
             await pending.done.wait()
             reply = pending.reply
@@ -192,6 +195,7 @@ class CoreServer:
                      (time.perf_counter() - started) * 1000)
             await flush()
         finally:
+            slots.release()
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
@@ -221,14 +225,15 @@ class CoreServer:
         peer = _peer(stream)
         try:
             async with trio.open_nursery() as nursery:
-                await self._receive_loop(stream, session, nursery, flush, peer)
+                slots = trio.Semaphore(self.max_in_flight)
+                await self._receive_loop(stream, session, nursery, flush, peer, slots)
         except Exception:
             # No input may take the server down: a bug here costs one connection.
             log.exception("%s: connection handler failed", peer)
         finally:
             await trio.aclose_forcefully(stream)
 
-    async def _receive_loop(self, stream, session, nursery, flush, peer) -> None:
+    async def _receive_loop(self, stream, session, nursery, flush, peer, slots) -> None:
         while True:
             with trio.move_on_after(self.idle_timeout) as idle:
                 try:
@@ -262,12 +267,15 @@ class CoreServer:
                                                   req_no=event.req_no, tr_code=event.tr_code))
                         await flush()
                         continue
+                    # A connection has at most max_in_flight requests executing; past
+                    # that we stop reading it and TCP pushes back on the client.
+                    await slots.acquire()
                     # Counted in flight from here, not from when the task starts, so
                     # that drain() cannot slip in between and miss it.
                     self._in_flight += 1
                     if self._in_flight == 1:
                         self._idle = trio.Event()
-                    nursery.start_soon(self._execute, session, event, flush)
+                    nursery.start_soon(self._execute, session, event, flush, slots)
                 elif isinstance(event, Heartbeat):
                     session.send(Heartbeat())
                     await flush()
