@@ -248,8 +248,6 @@ class CoreServer:
             except RemoteProtocolError as exc:
                 await self._refuse(session, exc, flush, peer)
                 return
-            if not data:
-                return
             while True:
                 try:
                     event = session.next_event()
@@ -287,6 +285,8 @@ class CoreServer:
                 elif isinstance(event, ErrorMessage):
                     log.warning("%s: peer reported %s %s (req_no %s)", peer, event.ret_code,
                                 event.ret_msg, event.req_no or "-")
+            if not data:
+                return  # the peer closed; requests it sent before that are still answered
 
     async def _refuse(self, session, exc: RemoteProtocolError, flush, peer) -> None:
         # Authentication failures are logged with their precise reason here and

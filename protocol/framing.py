@@ -73,3 +73,13 @@ class FrameDecoder:
     @property
     def at_frame_boundary(self) -> bool:
         return not self._buffer
+
+    @property
+    def holds_whole_frames(self) -> bool:
+        """Whether the buffer is nothing but complete frames (possibly none)."""
+        pos, size = 0, len(self._buffer)
+        while pos < size:
+            if size - pos < PREFIX_SIZE:
+                return False
+            pos += PREFIX_SIZE + int.from_bytes(self._buffer[pos:pos + PREFIX_SIZE], "big")
+        return pos == size

@@ -111,6 +111,7 @@ class _Session:
         self._max_frame = max_frame
         self._time_window = time_window
         self._decoder = FrameDecoder(max_frame=max_frame)
+        self._eof = False  # the peer closed; buffered frames may remain
         self._outgoing = bytearray()
         self._send_seq = 0
         self._recv_seq = 0
@@ -130,10 +131,12 @@ class _Session:
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the peer. ``b""`` means the peer closed the connection."""
         if data == b"":
-            if not self._decoder.at_frame_boundary:
+            if not self._decoder.holds_whole_frames:
                 self.state = State.ERROR
                 raise DecodeError("connection closed in the middle of a frame", part="frame")
-            if self.state is not State.ERROR:
+            # Frames that arrived before the close are still handed out by next_event().
+            self._eof = True
+            if self._decoder.at_frame_boundary and self.state is not State.ERROR:
                 self.state = State.CLOSED
             return
         try:
@@ -152,6 +155,8 @@ class _Session:
             self.state = State.ERROR
             raise
         if message is None:
+            if self._eof and self.state is not State.ERROR:
+                self.state = State.CLOSED
             return NEED_DATA
         try:
             return self._handle(message)
