@@ -26,9 +26,10 @@ sum to zero: money is neither created nor destroyed, only moved.
 
 Serial numbers are the business date and an 8-digit sequence that restarts
 each business day (``2026112400000001``); entries, accepted instructions and
-clearing postings all draw from it. The sequence lives in memory and is
-written to ``meta`` by :meth:`Ledger.flush` inside each committing
-transaction, so a committed serial is never handed out again.
+clearing postings all draw from it. Each write transaction reads the sequence
+from ``meta`` when it begins (:meth:`Ledger.reload_counters`, under SQLite's
+writer lock) and writes it back in :meth:`Ledger.flush` before committing, so
+a committed serial is never handed out again, whichever process wrote last.
 """
 
 from __future__ import annotations
