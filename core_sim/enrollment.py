@@ -2,17 +2,18 @@
 
 One file per key under ``<core home>/enrolled/<key_id>.pem``: two comment
 lines naming the enterprise and operator, then the public key in PEM. Files
-are easy to inspect and to hand over, like the key letters a bank files; the
-server reads a key on first use and caches it, so a key enrolled while the
-core runs is seen at the next handshake.
+are easy to inspect and to hand over, like the key letters a bank files. The
+server reads the file at every handshake (once per connection, never per
+message), so a key enrolled — or a file removed to revoke it — while the
+core runs counts from the next handshake.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+from config.files import write_atomically
 from protocol.events import EnrolledKey
 from protocol.keys import KeyFileError, VerifyKey
 
@@ -23,23 +24,15 @@ _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 class KeyRegister:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._cache: dict[str, EnrolledKey] = {}
 
     def enroll(self, corp_no: str, user_no: str, key: VerifyKey) -> Path:
         """Register ``key`` for the operator (atomically; replaces an earlier enrollment)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{key.key_id}.pem"
         text = f"# corp_no: {corp_no}\n# user_no: {user_no}\n" + key.to_pem().decode("ascii")
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="ascii")
-        os.replace(tmp, path)
-        self._cache.pop(key.key_id, None)
+        write_atomically(path, text.encode("ascii"), mode=0o644)
         return path
 
     def lookup(self, key_id: str) -> EnrolledKey | None:
-        cached = self._cache.get(key_id)
-        if cached is not None:
-            return cached
         if not _KEY_ID.match(key_id):
             return None
         path = self.directory / f"{key_id}.pem"
@@ -50,7 +43,6 @@ class KeyRegister:
         enrolled = _parse(text)
         if enrolled is None or enrolled.key.key_id != key_id:
             return None
-        self._cache[key_id] = enrolled
         return enrolled
 
     def all(self) -> list[EnrolledKey]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core_sim.enrollment import KeyRegister
-from protocol.keys import BankKeyPair, BankPublicKeys
+from protocol.keys import BankKeyPair
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,6 @@ class CoreHome:
         _write_private(self.private_keys, keys.to_pem(None))
         self.public_keys.write_text(keys.public.to_text(), encoding="ascii")
         return keys
-
-    def bank_public_keys(self) -> BankPublicKeys:
-        return BankPublicKeys.from_text(self.public_keys.read_text(encoding="ascii"))
 
 
 def _write_private(path: Path, data: bytes) -> None:

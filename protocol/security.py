@@ -98,7 +98,7 @@ class DirectionCipher:
 class Stamper:
     """Formats and reads the header's tr_date/tr_time, caching per second."""
 
-    __slots__ = ("_last_in", "_last_out", "_parse_cache")
+    __slots__ = ("_last_in", "_last_out")
 
     def __init__(self) -> None:
         self._last_out: tuple[int, tuple[str, str]] = (-1, ("", ""))

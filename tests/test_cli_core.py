@@ -69,3 +69,14 @@ def test_version_and_help():
     assert helped.exit_code == 0
     for command in ("up", "core", "daemon", "config", "keys", "enroll", "send"):
         assert f"  {command} " in helped.output
+
+
+def test_removing_an_enrolled_key_file_revokes_it(tmp_path):
+    from core_sim.enrollment import KeyRegister
+
+    register = KeyRegister(tmp_path / "enrolled")
+    key = SigningKey.generate()
+    path = register.enroll("0000000001", "001", key.public)
+    assert register.lookup(key.key_id).user_no == "001"
+    path.unlink()
+    assert register.lookup(key.key_id) is None
