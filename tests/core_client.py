@@ -341,7 +341,7 @@ def enroll_key(home: Path, key: SigningKey, corp_no: str = CORP_NO,
 
 def bank_public_keys(home: Path) -> BankPublicKeys:
     """The bank's public keys, as ``core serve`` wrote them to ``<home>/core/bank.pub``."""
-    return CoreHome(home).bank_public_keys()
+    return BankPublicKeys.from_text(CoreHome(home).public_keys.read_text(encoding="ascii"))
 
 
 def core_serve_args(home: Path, *extra: str) -> list[str]:
