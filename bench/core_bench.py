@@ -72,6 +72,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench._common import machine_cpu, quantile, split, wait_window  # noqa: E402
 from tests.core_client import (  # noqa: E402
     ACNO_1,
     ACNO_2,
@@ -230,7 +231,7 @@ def load_process(address, home: str, seed: bytes, connections: list[int], prefix
         async with contextlib.AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(
                 open_client(address, signing_key=key, bank_keys=bank)) for _ in connections]
-            start, end = await trio.to_thread.run_sync(_wait_window, go, times)
+            start, end = await trio.to_thread.run_sync(wait_window, go, times)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(cpu_meter, start, end)
                 for index, (client, in_flight) in enumerate(zip(clients, connections,
@@ -243,11 +244,6 @@ def load_process(address, home: str, seed: bytes, connections: list[int], prefix
     results.put({"latencies": latencies, **counts, "samples": samples})
 
 
-def _wait_window(go, times) -> tuple[float, float]:
-    go.wait()
-    return times[0], times[1]
-
-
 def plan(concurrency: int, connections: int, procs: int) -> list[list[int]]:
     """In-flight requests per connection, connections grouped per process."""
     conns = split(concurrency, min(connections, concurrency))
@@ -257,11 +253,6 @@ def plan(concurrency: int, connections: int, procs: int) -> list[list[int]]:
         out.append(conns[i:i + size])
         i += size
     return out
-
-
-def split(total: int, parts: int) -> list[int]:
-    parts = max(1, min(parts, total))
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def measure(ctx, core: Core, home: Path, seed: bytes, concurrency: int, connections: int,
@@ -301,31 +292,13 @@ def measure(ctx, core: Core, home: Path, seed: bytes, concurrency: int, connecti
         # CPU (in cores) that neither the core nor the load used: other processes.
         other_cpu=max(0.0, busy - core_cpu - sum(merged["load_cpu"])),
         steal=(machine_after[1] - machine_before[1]) / seconds,
-        rate=n / seconds, n=n, p50=_quantile(latencies, 0.50) * 1000,
-        p99=_quantile(latencies, 0.99) * 1000, batches=batches,
+        rate=n / seconds, n=n, p50=quantile(latencies, 0.50) * 1000,
+        p99=quantile(latencies, 0.99) * 1000, batches=batches,
         batch=(n / batches) if batches else float("nan"),
         core_cpu=core_cpu,
         layout=layout,
     )
     return merged
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat."""
-    try:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-    except OSError:
-        return 0.0, 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (values + [0] * 8)[:8]
-    tick = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system + irq + softirq) / tick, steal / tick
-
-
-def _quantile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 # -- the disk ---------------------------------------------------------------------------

@@ -60,6 +60,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench._common import cpu_model, machine_cpu, quantile, split, wait_window  # noqa: E402
 from tests.erp_client import (  # noqa: E402
     ACNO_1,
     ACNO_2,
@@ -83,11 +84,6 @@ TARGET_FLOOR_RATIO = 0.5
 
 
 # -- load processes --------------------------------------------------------------------
-
-
-def _window(go, times) -> tuple[float, float]:
-    go.wait()
-    return times[0], times[1]
 
 
 def erp_load(address: tuple[str, int], threads: int, prefix: str, go, times, results) -> None:
@@ -138,7 +134,7 @@ def erp_load(address: tuple[str, int], threads: int, prefix: str, go, times, res
             counts["ok"] += ok
             counts["errors"] += errors
 
-    window = _window(go, times)
+    window = wait_window(go, times)
     pool = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
     for thread in pool:
         thread.start()
@@ -212,7 +208,7 @@ def floor_client(address: tuple[str, int], seeds: dict[str, bytes], tasks: int, 
     counts = {"ok": 0, "errors": 0}
 
     async def main() -> None:
-        start, end = await trio.to_thread.run_sync(_window, go, times)
+        start, end = await trio.to_thread.run_sync(wait_window, go, times)
         stream = await trio.open_tcp_stream(*address)
         session = ClientSession(corp_no=CORP_NO, user_no=USER_NO, signing_key=client_key,
                                 bank_keys=bank.public)
@@ -302,14 +298,6 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def machine_busy_seconds() -> float:
-    """CPU time the whole machine spent busy (all CPUs), from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / _TICK
-
-
 def _sleep_until(deadline: float) -> None:
     time.sleep(max(0.0, deadline - time.monotonic()))
 
@@ -333,10 +321,10 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
     pids = {**(watch or {}), **{f"load{i}": p.pid for i, p in enumerate(procs)}}
     _sleep_until(times[0])
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    busy0 = machine_busy_seconds()
+    busy0 = machine_cpu()[0]
     _sleep_until(times[1])
     cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    busy = (machine_busy_seconds() - busy0) / seconds
+    busy = (machine_cpu()[0] - busy0) / seconds
     cores = {name: (cpu1[name] - cpu0[name]) / seconds for name in pids}
     cpu = {name: v for name, v in cores.items() if not name.startswith("load")}
     cpu["load"] = sum(v for name, v in cores.items() if name.startswith("load"))
@@ -352,8 +340,8 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
         proc.join(30)
     latencies = sorted(merged["latencies"])
     merged["rate"] = len(latencies) / seconds
-    merged["p50"] = _quantile(latencies, 0.50) * 1000
-    merged["p99"] = _quantile(latencies, 0.99) * 1000
+    merged["p50"] = quantile(latencies, 0.50) * 1000
+    merged["p99"] = quantile(latencies, 0.99) * 1000
     merged["n"] = len(latencies)
     return merged
 
@@ -379,17 +367,6 @@ def measure_quiet(ctx, args, targets: list[tuple], watch: dict[str, int]) -> dic
     assert best is not None
     best["ok_all"] = ok
     return best
-
-
-def _quantile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-def split(total: int, parts: int) -> list[int]:
-    parts = max(1, min(parts, total))
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def run_e2e(ctx, args, levels: list[int], label: str, erp_tcp, watch: dict[str, int],
@@ -426,7 +403,7 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
     ctx = mp.get_context("spawn")
 
-    print(f"machine: {_cpu_model()}, nproc {os.cpu_count()}, {platform.machine()}, "
+    print(f"machine: {cpu_model()}, nproc {os.cpu_count()}, {platform.machine()}, "
           f"Linux {platform.release()}; Python {platform.python_version()}; "
           f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"window {args.seconds:g} s after {args.warmup:g} s warm-up; "
@@ -524,17 +501,6 @@ def main() -> None:
         samples = [s for r in runs for s in r["samples"]][:3]
         print("ERRORS; first replies:", *samples, sep="\n")
         sys.exit(1)
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _report_line(what: str, c: int, r: dict) -> None:

@@ -34,6 +34,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,12 @@ from protocol.header import HEADER_SIZE, Header
 from protocol.keys import BankKeyPair, SigningKey
 from protocol.security import HANDSHAKE_INFO, HPKE_SUITE
 from protocol.session import ClientSession, ServerSession
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench._common import cpu_model  # noqa: E402
 
 CORP_NO, USER_NO = "0000000001", "001"
 TARGET_OVERHEAD_US = 30.0
@@ -181,14 +188,7 @@ def summarize(values: list[int]) -> tuple[float, float]:
 
 
 def machine() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         nproc = len(os.sched_getaffinity(0))
     except AttributeError:
