@@ -72,7 +72,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench._common import machine_cpu, quantile, split, wait_window  # noqa: E402
+from bench._common import cpu_seconds, machine_cpu, quantile, split, wait_window  # noqa: E402
 from tests.core_client import (  # noqa: E402
     ACNO_1,
     ACNO_2,
@@ -91,17 +91,27 @@ TARGET_RATE_AT_16 = 3000.0
 class StubBank:
     """The bank without its ledger: every request is a completed transfer at once.
 
-    No SQL and no fsync, so the core's remaining cost is the protocol, trio and
-    the sockets: the floor the ledger's cost adds to.
+    No SQL, no fsync and no ledger process: it answers on the server's own event
+    loop, so the core's remaining cost is the protocol, trio and the sockets —
+    the floor the ledger's cost adds to.
     """
 
-    def __init__(self, bank) -> None:
-        self._bank = bank
+    def __init__(self) -> None:
         self.commits = 0
+        self.pid = None
         self._serial = 0
 
-    def execute_batch(self, requests):
-        from core_sim.bank import Reply
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    def has_operator(self, corp_no: str, user_no: str) -> bool:
+        return True
+
+    async def execute_batch(self, requests):
+        from core_sim.transaction import Reply
 
         self.commits += 1
         replies = []
@@ -111,37 +121,34 @@ class StubBank:
                                  {"stat": "1"}))
         return replies
 
-    def __getattr__(self, name: str):
-        return getattr(self._bank, name)
-
 
 def core_process(home: str, control, profile_path: str | None, stub: bool) -> None:
     """Serve the core as `directlink core serve` does; answer 'stats' and 'stop' on control.
 
-    With ``stub``, the bank's ledger is replaced by :class:`StubBank`.
+    The ledger runs in its own process (``BankProcess``), as under ``core serve``;
+    with ``stub``, :class:`StubBank` stands in for it.
     """
     import trio
 
+    from core_sim.bank_process import BankProcess
     from core_sim.home import CoreHome
     from directlink.commands.core import core_server, open_bank
     from directlink.runtime import setup_logging
 
     core_home = CoreHome(Path(home))
-    bank, _ = open_bank(core_home, None)
-    setup_logging({"directlink": core_home.dir / "core.log"})
-    served = StubBank(bank) if stub else bank
+    open_bank(core_home, None)[0].close()
+    setup_logging({"directlink": core_home.log})
+    served = StubBank() if stub else BankProcess(core_home.ledger, log_file=core_home.log)
     server = core_server(core_home, served, allow_plaintext=False, clearing_interval=0)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             address = await nursery.start(server.serve, "127.0.0.1", 0)
-            control.send(address)
+            control.send((address, served.pid))
             while True:
                 message = await trio.to_thread.run_sync(control.recv)
                 if message == "stats":
-                    times = os.times()
-                    control.send({"batches": server.batches, "commits": served.commits,
-                                  "cpu": times.user + times.system})
+                    control.send({"batches": server.batches, "commits": served.commits})
                 elif message == "stop":
                     await server.drain()
                     nursery.cancel_scope.cancel()
@@ -156,7 +163,6 @@ def core_process(home: str, control, profile_path: str | None, stub: bool) -> No
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile_path)
-        bank.close()
         control.send("stopped")
 
 
@@ -172,11 +178,16 @@ class Core:
         self.proc.start()
         if not self.control.poll(120):
             raise RuntimeError("the core did not start")
-        self.address = tuple(self.control.recv())
+        address, self.ledger_pid = self.control.recv()
+        self.address = tuple(address)
 
     def stats(self) -> dict:
+        """Group commits so far, and CPU seconds of the server and of its ledger process."""
         self.control.send("stats")
-        return self.control.recv()
+        stats = self.control.recv()
+        total = cpu_seconds(self.proc.pid)
+        ledger = cpu_seconds(self.ledger_pid) if self.ledger_pid else 0.0
+        return {**stats, "cpu": total, "ledger_cpu": ledger}
 
     def stop(self) -> None:
         self.control.send("stop")
@@ -287,6 +298,7 @@ def measure(ctx, core: Core, home: Path, seed: bytes, concurrency: int, connecti
     n = len(latencies)
     batches = after["batches"] - before["batches"]
     core_cpu = (after["cpu"] - before["cpu"]) / seconds
+    ledger_cpu = (after["ledger_cpu"] - before["ledger_cpu"]) / seconds
     busy = (machine_after[0] - machine_before[0]) / seconds
     merged.update(
         # CPU (in cores) that neither the core nor the load used: other processes.
@@ -296,6 +308,7 @@ def measure(ctx, core: Core, home: Path, seed: bytes, concurrency: int, connecti
         p99=quantile(latencies, 0.99) * 1000, batches=batches,
         batch=(n / batches) if batches else float("nan"),
         core_cpu=core_cpu,
+        ledger_cpu=ledger_cpu,
         layout=layout,
     )
     return merged
@@ -383,6 +396,7 @@ def py_spy(pid: int, seconds: float, output: Path) -> subprocess.Popen | None:
         return None
     return subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(int(seconds)),
                              "--rate", "250", "--format", "raw", "--threads", "--nonblocking",
+                             "--subprocesses",
                              "--output", str(output)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -580,7 +594,8 @@ def main() -> None:
 def _report(c: int, r: dict) -> None:
     print(f"C={c:<3} {r['rate']:8,.0f}/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
           f"n={r['n']}  errors={r['errors']}  batch {r['batch']:.1f}  core CPU "
-          f"{r['core_cpu']:.0%} ({_per_transfer(r):.0f} µs/transfer)  load CPU "
+          f"{r['core_cpu']:.0%} ({_per_transfer(r):.0f} µs/transfer; ledger process "
+          f"{r['ledger_cpu']:.0%})  load CPU "
           f"{' + '.join(f'{x:.0%}' for x in r['load_cpu'])}  other CPU {r['other_cpu']:.0%}  "
           f"steal {r['steal']:.0%}  layout {r['layout']}", flush=True)
     if r["other_cpu"] > 0.1:

@@ -60,7 +60,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench._common import cpu_model, machine_cpu, quantile, split, wait_window  # noqa: E402
+from bench._common import (  # noqa: E402
+    cpu_model,
+    cpu_seconds,
+    machine_cpu,
+    quantile,
+    split,
+    wait_window,
+)
 from tests.erp_client import (  # noqa: E402
     ACNO_1,
     ACNO_2,
@@ -267,36 +274,6 @@ def floor_client(address: tuple[str, int], seeds: dict[str, bytes], tasks: int, 
 
 
 # -- running one measurement ---------------------------------------------------------------
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> tuple[int, float]:
-    """(parent pid, user + system CPU seconds of all its threads) of a live process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its live descendants (`up` runs the core as a child)."""
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stats[int(entry)] = _stat(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue  # gone meanwhile
-    children: dict[int, list[int]] = {}
-    for child, (parent, _) in stats.items():
-        children.setdefault(parent, []).append(child)
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += stats.get(current, (0, 0.0))[1]
-        todo.extend(children.get(current, ()))
-    return total
-
 
 def _sleep_until(deadline: float) -> None:
     time.sleep(max(0.0, deadline - time.monotonic()))

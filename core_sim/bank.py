@@ -34,6 +34,7 @@ from core_sim.clearing import ClearingPolicy, ClearingReport
 from core_sim.ledger import Ledger
 from core_sim.transaction import Refused, Reply, Request
 from protocol import codes
+from protocol.security import CST
 
 __all__ = ["Bank", "ClearingPolicy", "ClearingReport", "Reply", "Request"]
 
@@ -198,6 +199,10 @@ class Bank:
     def has_operator(self, corp_no: str, user_no: str) -> bool:
         return self._ledger.has_operator(corp_no, user_no)
 
+    def operators(self) -> set[tuple[str, str]]:
+        """Every (corp_no, user_no) the bank knows."""
+        return self._ledger.operators()
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _in_transaction(self, work: Callable[[], T]) -> T:
@@ -217,6 +222,11 @@ class Bank:
             self._ledger.forget_cached()
             raise
         return result
+
+
+def china_time() -> datetime:
+    """The bank's clock: China Standard Time (naive), like the wire's tr_date/tr_time."""
+    return datetime.now(CST).replace(tzinfo=None)
 
 
 def _internal_error() -> Reply:

@@ -34,6 +34,10 @@ class CoreHome:
         return self.dir / "ledger.db"
 
     @property
+    def log(self) -> Path:
+        return self.dir / "core.log"
+
+    @property
     def private_keys(self) -> Path:
         return self.dir / "bank-keys.pem"
 

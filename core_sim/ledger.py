@@ -150,6 +150,9 @@ class Ledger:
     def has_operator(self, corp_no: str, user_no: str) -> bool:
         return (corp_no, user_no) in self._operators
 
+    def operators(self) -> set[tuple[str, str]]:
+        return set(self._operators)
+
     # -- business date and serial numbers -----------------------------------------
 
     @property

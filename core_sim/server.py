@@ -1,21 +1,28 @@
 """The bank core's TCP server: a thin trio layer around protocol.ServerSession.
 
-One task per connection; requests on a connection are executed concurrently
-and answered as they complete (the client matches replies by req_no). All
-ledger work goes through one executor task that hands batches to a worker
-thread: whatever requests arrived while the previous batch was committing are
-executed together and committed with one fsync (group commit), and replies
-leave only after that commit returns — acknowledged means durable.
+Each connection has a reader task and a writer task. The reader verifies and
+decodes requests and queues them; one executor task hands the queue to the
+bank in batches — whatever arrived while the previous batch was committing is
+executed together and committed with one fsync (group commit) — and puts each
+reply in its connection's session once that commit has returned, so
+acknowledged means durable. The writer sends whatever its session has, so the
+replies of one batch to one connection leave in one write. Requests on a
+connection are answered as their batches complete (the client matches
+replies by req_no).
+
+The bank is a :class:`~core_sim.bank_process.BankProcess` (the ledger in a
+process of its own, as ``directlink core serve`` runs it) or a plain
+:class:`~core_sim.bank.Bank` driven on worker threads (:class:`BankGate`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import trio
 
@@ -45,21 +52,71 @@ log = logging.getLogger("directlink.core")
 RECEIVE_SIZE = 65536
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pending:
+    """A request read off a connection, waiting for its batch."""
+
+    conn: _Connection
+    event: Request
     request: BankRequest
-    done: trio.Event = field(default_factory=trio.Event)
-    reply: Reply | None = None
+    started: float
+
+
+class _Connection:
+    """One client connection: its session, and what is in flight or unsent on it."""
+
+    def __init__(self, session: ServerSession, stream: trio.SocketStream, peer: str,
+                 max_in_flight: int) -> None:
+        self.session = session
+        self.stream = stream
+        self.peer = peer
+        # Requests read and not yet written back; past max_in_flight we stop reading
+        # the connection and TCP pushes back on the client.
+        self.slots = trio.Semaphore(max_in_flight)
+        self.in_flight = 0
+        self.answered = trio.Event()  # set whenever in_flight is 0
+        self.answered.set()
+        self.unsent = 0  # replies in the session's buffer, not yet written
+        self.wake = trio.Event()  # the writer has something to send
+        self.closing = False
+        self.broken = False
+
+    def kick(self) -> None:
+        self.wake.set()
 
 
 class BankGate:
-    """Serialises every call into the (single-threaded) bank onto worker threads."""
+    """Runs a synchronous :class:`~core_sim.bank.Bank` on worker threads, one call at a time.
+
+    The in-process way to serve a bank (tests, tools); ``directlink core serve``
+    uses :class:`~core_sim.bank_process.BankProcess`, which offers the same calls.
+    """
 
     def __init__(self, bank) -> None:
         self.bank = bank
         self._lock = trio.Lock()
 
-    async def call(self, fn: Callable, *args):
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    def has_operator(self, corp_no: str, user_no: str) -> bool:
+        known = getattr(self.bank, "has_operator", None)
+        return True if known is None else known(corp_no, user_no)
+
+    async def execute_batch(self, requests: list[BankRequest]) -> list[Reply]:
+        return await self._call(self.bank.execute_batch, requests)
+
+    async def run_clearing(self, *, force_batch: bool = False):
+        return await self._call(functools.partial(self.bank.run_clearing,
+                                                  force_batch=force_batch))
+
+    async def end_of_day(self):
+        return await self._call(self.bank.end_of_day)
+
+    async def _call(self, fn: Callable, *args):
         async with self._lock:
             return await trio.to_thread.run_sync(fn, *args)
 
@@ -79,7 +136,9 @@ class CoreServer:
         clearing_interval: float | None = 3.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.gate = BankGate(bank)
+        # A BankProcess (or anything offering its calls) is used as it is; a plain
+        # Bank runs on worker threads.
+        self.gate = bank if hasattr(bank, "aclose") else BankGate(bank)
         self.keys = keys
         self.lookup_key = lookup_key
         self.allow_plaintext = allow_plaintext
@@ -89,8 +148,9 @@ class CoreServer:
         self.idle_timeout = idle_timeout
         self.clearing_interval = clearing_interval
         self.clock = clock
-        self._queue_send, self._queue_recv = trio.open_memory_channel[_Pending](math.inf)
-        self._in_flight = 0
+        self._queue: deque[_Pending] = deque()
+        self._work = trio.Event()
+        self._in_flight = 0  # requests read and not yet written back, all connections
         self._idle = trio.Event()
         self._idle.set()
         self._accepting = True
@@ -101,15 +161,19 @@ class CoreServer:
     async def serve(self, host: str = "127.0.0.1", port: int = 9003, *,
                     task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until cancelled; ``task_status.started((host, port))``."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._executor)
-            if self.clearing_interval:
-                nursery.start_soon(self._clearing_cycle)
-            listeners = await nursery.start(
-                functools.partial(trio.serve_tcp, self._connection, port, host=host))
-            sockname = listeners[0].socket.getsockname()
-            log.info("core listening on %s:%s", sockname[0], sockname[1])
-            task_status.started((sockname[0], sockname[1]))
+        await self.gate.start()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._executor)
+                if self.clearing_interval:
+                    nursery.start_soon(self._clearing_cycle)
+                listeners = await nursery.start(
+                    functools.partial(trio.serve_tcp, self._connection, port, host=host))
+                sockname = listeners[0].socket.getsockname()
+                log.info("core listening on %s:%s", sockname[0], sockname[1])
+                task_status.started((sockname[0], sockname[1]))
+        finally:
+            await self.gate.aclose()
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Stop taking new requests and wait for those in flight to be answered."""
@@ -118,33 +182,81 @@ class CoreServer:
             await self._idle.wait()
 
     async def run_clearing(self, *, force_batch: bool = False):
-        return await self.gate.call(lambda: self.gate.bank.run_clearing(force_batch=force_batch))
+        return await self.gate.run_clearing(force_batch=force_batch)
 
     async def end_of_day(self):
-        return await self.gate.call(self.gate.bank.end_of_day)
+        return await self.gate.end_of_day()
 
     # -- ledger work -------------------------------------------------------------
 
     async def _executor(self) -> None:
-        async for first in self._queue_recv:
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue_recv.receive_nowait())
-                except trio.WouldBlock:
-                    break
+        answers_send, answers_recv = trio.open_memory_channel[tuple](1)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._answerer, answers_recv)
+            await self._dispatch_batches(answers_send)
+
+    async def _dispatch_batches(self, answers: trio.MemorySendChannel) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                self._work = trio.Event()
+                await self._work.wait()
+                continue
+            # Whatever arrived while the previous batch was committing goes in this one.
+            batch = [queue.popleft() for _ in range(min(len(queue), self.max_batch))]
             try:
-                replies = await self.gate.call(self.gate.bank.execute_batch,
-                                               [p.request for p in batch])
+                replies = await self.gate.execute_batch([p.request for p in batch])
             except Exception:
                 # The batch's transaction did not commit cleanly; we cannot promise
                 # either outcome, so each request is answered "outcome unknown".
                 log.exception("batch of %d requests failed", len(batch))
                 replies = [None] * len(batch)
             self.batches += 1
+            # The answerer signs and queues these replies while the next batch executes.
+            await answers.send((batch, replies))
+
+    async def _answerer(self, answers: trio.MemoryReceiveChannel) -> None:
+        async for batch, replies in answers:
+            touched: dict[_Connection, None] = {}
             for pending, reply in zip(batch, replies, strict=True):
-                pending.reply = reply
-                pending.done.set()
+                self._answer(pending, reply)
+                touched[pending.conn] = None
+            for conn in touched:
+                conn.kick()
+
+    def _answer(self, pending: _Pending, reply: Reply | None) -> None:
+        """Put the reply to one request in its session's buffer (the writer sends it)."""
+        conn, request = pending.conn, pending.event
+        session = conn.session
+        if reply is None:
+            session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
+                                      ret_msg=codes.BANK_FAULT.message,
+                                      req_no=request.req_no, tr_code=request.tr_code))
+        else:
+            try:
+                session.send(Response(tr_code=request.tr_code, req_no=request.req_no,
+                                      serial_no=reply.serial_no, ret_code=reply.ret_code,
+                                      ret_msg=reply.ret_msg, fields=reply.fields))
+            except MessageTooLarge as exc:
+                # Only queries have replies that grow; the client should page (310301).
+                log.warning("reply to %s/%s: %s", request.corp_no, request.req_no, exc)
+                session.send(ErrorMessage(ret_code=codes.RESULT_TOO_LARGE.code,
+                                          ret_msg=codes.RESULT_TOO_LARGE.message,
+                                          req_no=request.req_no, tr_code=request.tr_code))
+            except LocalProtocolError:
+                log.exception("reply to %s/%s does not encode", request.corp_no,
+                              request.req_no)
+                session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
+                                          ret_msg=codes.BANK_FAULT.message,
+                                          req_no=request.req_no, tr_code=request.tr_code))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("corp_no=%s req_no=%s tr_code=%s ret_code=%s ms=%.1f", request.corp_no,
+                      request.req_no, request.tr_code, reply.ret_code if reply else "P020",
+                      (time.perf_counter() - pending.started) * 1000)
+        conn.unsent += 1
+        conn.in_flight -= 1
+        if conn.in_flight == 0:
+            conn.answered.set()
 
     async def _clearing_cycle(self) -> None:
         assert self.clearing_interval
@@ -158,48 +270,6 @@ class CoreServer:
             if report.settled or report.returned:
                 log.info("clearing: %s", report)
 
-    async def _execute(self, session: ServerSession, request: Request, flush,
-                       slots: trio.Semaphore) -> None:
-        started = time.perf_counter()
-        try:
-            pending = _Pending(BankRequest(request.corp_no, request.user_no, request.tr_code,
-                                           request.req_no, dict(request.fields)))
-            self._queue_send.send_nowait(pending)
-            await pending.done.wait()
-            reply = pending.reply
-            if reply is None:
-                session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
-                                          ret_msg=codes.BANK_FAULT.message,
-                                          req_no=request.req_no, tr_code=request.tr_code))
-            else:
-                try:
-                    session.send(Response(tr_code=request.tr_code, req_no=request.req_no,
-                                          serial_no=reply.serial_no, ret_code=reply.ret_code,
-                                          ret_msg=reply.ret_msg, fields=reply.fields))
-                except MessageTooLarge as exc:
-                    # Only queries have replies that grow; the client should page (310301).
-                    log.warning("reply to %s/%s: %s", request.corp_no, request.req_no, exc)
-                    session.send(ErrorMessage(ret_code=codes.RESULT_TOO_LARGE.code,
-                                              ret_msg=codes.RESULT_TOO_LARGE.message,
-                                              req_no=request.req_no,
-                                              tr_code=request.tr_code))
-                except LocalProtocolError:
-                    log.exception("reply to %s/%s does not encode", request.corp_no,
-                                  request.req_no)
-                    session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
-                                              ret_msg=codes.BANK_FAULT.message,
-                                              req_no=request.req_no,
-                                              tr_code=request.tr_code))
-            log.debug("corp_no=%s req_no=%s tr_code=%s ret_code=%s ms=%.1f", request.corp_no,
-                     request.req_no, request.tr_code, reply.ret_code if reply else "P020",
-                     (time.perf_counter() - started) * 1000)
-            await flush()
-        finally:
-            slots.release()
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
-
     # -- connections ---------------------------------------------------------------
 
     async def _connection(self, stream: trio.SocketStream) -> None:
@@ -207,96 +277,125 @@ class CoreServer:
             bank_keys=self.keys,
             lookup_key=self.lookup_key,
             allow_plaintext=self.allow_plaintext,
-            operator_known=getattr(self.gate.bank, "has_operator", None),
+            operator_known=self.gate.has_operator,
             clock=self.clock,
             max_frame=self.max_frame,
         )
-        send_lock = trio.Lock()
-
-        async def flush() -> None:
-            async with send_lock:
-                data = session.data_to_send()
-                if data:
-                    try:
-                        await stream.send_all(data)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        log.warning("connection lost before a reply could be sent")
-
-        peer = _peer(stream)
+        conn = _Connection(session, stream, _peer(stream), self.max_in_flight)
         try:
             async with trio.open_nursery() as nursery:
-                slots = trio.Semaphore(self.max_in_flight)
-                await self._receive_loop(stream, session, nursery, flush, peer, slots)
+                nursery.start_soon(self._writer, conn)
+                await self._receive_loop(conn)
+                # Reading is over (the peer closed, went idle, or broke the protocol):
+                # answer what it sent before that, then let the writer finish.
+                await conn.answered.wait()
+                conn.closing = True
+                conn.kick()
         except Exception:
             # No input may take the server down: a bug here costs one connection.
-            log.exception("%s: connection handler failed", peer)
+            log.exception("%s: connection handler failed", conn.peer)
         finally:
             await trio.aclose_forcefully(stream)
 
-    async def _receive_loop(self, stream, session, nursery, flush, peer, slots) -> None:
+    async def _writer(self, conn: _Connection) -> None:
+        """Write whatever the session has to send, whenever it is kicked."""
+        while True:
+            await conn.wake.wait()
+            conn.wake = trio.Event()
+            data = conn.session.data_to_send()
+            replies, conn.unsent = conn.unsent, 0
+            if data and not conn.broken:
+                try:
+                    await conn.stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    conn.broken = True
+                    log.warning("%s: connection lost before replies could be sent", conn.peer)
+            for _ in range(replies):
+                conn.slots.release()
+            self._in_flight -= replies
+            if self._in_flight == 0:
+                self._idle.set()
+            if conn.closing and not conn.wake.is_set():
+                return
+
+    async def _receive_loop(self, conn: _Connection) -> None:
+        session = conn.session
         while True:
             with trio.move_on_after(self.idle_timeout) as idle:
                 try:
-                    data = await stream.receive_some(RECEIVE_SIZE)
+                    data = await conn.stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     data = b""
             if idle.cancelled_caught:
-                log.info("%s: idle for %.0f s, closing", peer, self.idle_timeout)
+                log.info("%s: idle for %.0f s, closing", conn.peer, self.idle_timeout)
                 return
             try:
                 session.receive_data(data)
             except RemoteProtocolError as exc:
-                await self._refuse(session, exc, flush, peer)
+                self._refuse(conn, exc)
                 return
             while True:
                 try:
                     event = session.next_event()
                 except RemoteProtocolError as exc:
-                    await self._refuse(session, exc, flush, peer)
+                    self._refuse(conn, exc)
                     if exc.fatal:
                         return
                     continue
                 if event is NEED_DATA:
                     break
                 if isinstance(event, Request):
-                    if not self._accepting:
-                        session.send(ErrorMessage(ret_code=codes.SHUTTING_DOWN.code,
-                                                  ret_msg=codes.SHUTTING_DOWN.message,
-                                                  req_no=event.req_no, tr_code=event.tr_code))
-                        await flush()
-                        continue
-                    # A connection has at most max_in_flight requests executing; past
-                    # that we stop reading it and TCP pushes back on the client.
-                    await slots.acquire()
-                    # Counted in flight from here, not from when the task starts, so
-                    # that drain() cannot slip in between and miss it.
-                    self._in_flight += 1
-                    if self._in_flight == 1:
-                        self._idle = trio.Event()
-                    nursery.start_soon(self._execute, session, event, flush, slots)
+                    await self._submit(conn, event)
                 elif isinstance(event, Heartbeat):
                     session.send(Heartbeat())
-                    await flush()
+                    conn.kick()
                 elif isinstance(event, SessionEstablished):
-                    log.info("%s: session for %s/%s (key %s, %s)", peer, event.corp_no,
+                    log.info("%s: session for %s/%s (key %s, %s)", conn.peer, event.corp_no,
                              event.user_no, event.key_id or "-",
                              "signed+encrypted" if event.secure else "PLAINTEXT")
-                    await flush()
+                    conn.kick()
                 elif isinstance(event, ErrorMessage):
-                    log.warning("%s: peer reported %s %s (req_no %s)", peer, event.ret_code,
-                                event.ret_msg, event.req_no or "-")
+                    log.warning("%s: peer reported %s %s (req_no %s)", conn.peer,
+                                event.ret_code, event.ret_msg, event.req_no or "-")
             if not data:
                 return  # the peer closed; requests it sent before that are still answered
 
-    async def _refuse(self, session, exc: RemoteProtocolError, flush, peer) -> None:
+    async def _submit(self, conn: _Connection, event: Request) -> None:
+        if not self._accepting:
+            conn.session.send(ErrorMessage(ret_code=codes.SHUTTING_DOWN.code,
+                                           ret_msg=codes.SHUTTING_DOWN.message,
+                                           req_no=event.req_no, tr_code=event.tr_code))
+            conn.kick()
+            return
+        try:
+            conn.slots.acquire_nowait()
+        except trio.WouldBlock:
+            conn.kick()  # replies waiting to be written free their slots
+            await conn.slots.acquire()
+        # Counted in flight from here, so that drain() cannot slip in and miss it.
+        self._in_flight += 1
+        if self._in_flight == 1:
+            self._idle = trio.Event()
+        conn.in_flight += 1
+        if conn.in_flight == 1:
+            conn.answered = trio.Event()
+        self._queue.append(_Pending(
+            conn, event,
+            BankRequest(event.corp_no, event.user_no, event.tr_code, event.req_no,
+                        dict(event.fields)),
+            time.perf_counter()))
+        self._work.set()
+
+    def _refuse(self, conn: _Connection, exc: RemoteProtocolError) -> None:
         # Authentication failures are logged with their precise reason here and
         # told to the peer only as "authentication failed".
         reason = exc.reason if isinstance(exc, AuthenticationError) else str(exc)
-        log.warning("%s: %s %s: %s", peer, "refused" if exc.fatal else "bad message",
+        log.warning("%s: %s %s: %s", conn.peer, "refused" if exc.fatal else "bad message",
                     exc.code.code, reason)
-        session.send_error(ErrorMessage(ret_code=exc.code.code, ret_msg=exc.public_message,
-                                        req_no=exc.req_no, tr_code=exc.tr_code))
-        await flush()
+        conn.session.send_error(ErrorMessage(ret_code=exc.code.code,
+                                             ret_msg=exc.public_message,
+                                             req_no=exc.req_no, tr_code=exc.tr_code))
+        conn.kick()
 
 
 def _peer(stream) -> str:

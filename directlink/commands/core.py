@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
 from pathlib import Path
@@ -12,19 +11,14 @@ import trio
 
 from config.errors import ConfigError
 from config.seed import DEMO_SEED, Seed, load_seed, parse_seed
-from core_sim.bank import Bank
+from core_sim.bank import Bank, china_time
+from core_sim.bank_process import BankProcess
 from core_sim.check import check_ledger
 from core_sim.home import CoreHome
 from core_sim.server import CoreServer
 from directlink.commands.common import home_option
 from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
 from protocol.keys import KeyFileError, VerifyKey, format_fingerprint
-from protocol.security import CST
-
-
-def china_time() -> dt.datetime:
-    """The bank's clock: China Standard Time (naive), like the wire's tr_date/tr_time."""
-    return dt.datetime.now(CST).replace(tzinfo=None)
 
 
 def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None]:
@@ -52,7 +46,7 @@ def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None
     return bank, seed
 
 
-def core_server(home: CoreHome, bank: Bank, *, allow_plaintext: bool,
+def core_server(home: CoreHome, bank: Bank | BankProcess, *, allow_plaintext: bool,
                 clearing_interval: float) -> CoreServer:
     keys = home.bank_keys(create=True)
     return CoreServer(bank, keys, home.register.lookup, allow_plaintext=allow_plaintext,
@@ -93,9 +87,12 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
           clearing_interval: float, exit_with_parent: bool, verbose: bool) -> None:
     """Run the bank core until SIGINT/SIGTERM; prints READY core=HOST:PORT."""
     core_home = CoreHome(home)
-    bank, _ = open_bank(core_home, seed_path)
-    setup_logging({"directlink": core_home.dir / "core.log"}, verbose=verbose)
-    server = core_server(core_home, bank, allow_plaintext=allow_plaintext,
+    # Seed (or check) the ledger here, so that a bad seed is a one-line error; the
+    # ledger itself then runs in a process of its own.
+    open_bank(core_home, seed_path)[0].close()
+    setup_logging({"directlink": core_home.log}, verbose=verbose)
+    ledger = BankProcess(core_home.ledger, log_file=core_home.log)
+    server = core_server(core_home, ledger, allow_plaintext=allow_plaintext,
                          clearing_interval=clearing_interval)
     pidfile = core_home.dir / "core.pid"
 
@@ -113,7 +110,6 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
         run_trio(main, f"cannot listen on {host}:{port}")
     finally:
         pidfile.unlink(missing_ok=True)
-        bank.close()
 
 
 async def _exit_with_parent(nursery: trio.Nursery, server: CoreServer) -> None:
