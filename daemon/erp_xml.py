@@ -2,9 +2,9 @@
 
 ERP systems send ``<ap><head>…</head><body>…</body></ap>`` documents in GBK
 (by default), GB18030 or UTF-8, with or without an XML declaration. The XML
-comes from outside the daemon, so it is parsed with defusedxml: no DTDs, no
-entity declarations, no external references, and a size limit checked before
-any parsing. The parsed document is plain dictionaries of stripped strings;
+comes from outside the daemon, so it is parsed by :mod:`daemon.safe_xml`: no
+DTDs, no entity declarations, no external references, and a size limit
+checked before any parsing. The parsed document is plain dictionaries of stripped strings;
 what the fields mean is :mod:`daemon.erp_codec`'s business.
 
 Every failure is an :class:`ErpRequestError` carrying the return code the ERP
@@ -17,11 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
-from defusedxml.ElementTree import fromstring
-
+from daemon import safe_xml
 from protocol import codes
 from protocol.codes import ReturnCode
 
@@ -175,16 +173,8 @@ def parse_request(
         )
     used, text = _decode(data, configured)
     try:
-        # forbid_entities and forbid_external are defusedxml's defaults; the
-        # DTD itself is refused too, so nothing can define anything.
-        root = fromstring(text, forbid_dtd=True)
-    except DTDForbidden:
-        raise _malformed(data, used, "DTD (<!DOCTYPE ...>) is not allowed") from None
-    except EntitiesForbidden:
-        raise _malformed(data, used, "entity declarations are not allowed") from None
-    except DefusedXmlException:
-        raise _malformed(data, used, "external references are not allowed") from None
-    except ParseError as exc:
+        root = safe_xml.parse(text)
+    except (safe_xml.Forbidden, safe_xml.ExpatError) as exc:
         raise _malformed(data, used, str(exc)) from None
     except UnicodeError as exc:  # lone surrogates cannot reach the parser
         raise ErpRequestError(
