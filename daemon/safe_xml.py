@@ -40,9 +40,12 @@ def parse(text: str) -> Element:
     start = builder.start
 
     def start_element(tag: str, attrib: dict[str, str]) -> None:
+        # expat writes a namespaced name as "uri}local"; ElementTree as "{uri}local".
+        if "}" in tag:
+            tag = "{" + tag
         if attrib:
             attrib = {_universal(name): value for name, value in attrib.items()}
-        start(_universal(tag), attrib)
+        start(tag, attrib)
 
     parser.StartElementHandler = start_element
     parser.EndElementHandler = builder.end
@@ -60,7 +63,6 @@ def parse(text: str) -> Element:
 
 
 def _universal(name: str) -> str:
-    # expat writes a namespaced name as "uri}local"; ElementTree as "{uri}local".
     return "{" + name if "}" in name else name
 
 

@@ -329,6 +329,12 @@ def test_wire_request_validates_itself() -> None:
         WireRequest(tr_code="999999", req_no="R", corp_no=CORP, user_no=USER)
 
 
+def test_every_kind_of_field_has_a_check() -> None:
+    from daemon import erp_codec
+
+    assert set(erp_codec._CHECKS) == set(erp_codec.Kind)
+
+
 @given(
     st.sampled_from(sorted(SUPPORTED_TR_CODES)),
     st.dictionaries(
