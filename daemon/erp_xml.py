@@ -91,6 +91,8 @@ _SALVAGE = {
 _SALVAGE_WINDOW = 4096
 # XML 1.0 cannot carry these code points at all, not even as references.
 _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Everything escape_text changes: most reply text has none of it.
+_NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 BodyValue = str | dict[str, "BodyValue"] | list["BodyValue"]
 
@@ -340,6 +342,8 @@ def _element(parts: list[str], tag: str, value: object) -> None:
 
 def escape_text(value: str) -> str:
     """Escape text for element content so that any XML parser reads back ``value``."""
+    if not _NEEDS_ESCAPE.search(value):
+        return value
     value = _NOT_XML_CHAR.sub("\ufffd", value)
     # "\r" would be normalised to "\n" by the reader; ">" is escaped for "]]>".
     return (
