@@ -8,13 +8,16 @@ Run by hand (not a test)::
 **The core.** One process runs the core exactly as ``directlink core serve``
 builds it (``open_bank`` on a fresh home with the demo seed, ``core_server``,
 the same logging to ``core/core.log``; certflag=1 only; clearing on demand
-only): the ledger is SQLite in WAL mode with ``synchronous=FULL``, and replies
-leave after the group commit that holds them. It runs in its own process,
-started with multiprocessing rather than through the CLI only so that it can
-report its group-commit count (``CoreServer.batches``) and its CPU time.
+only): the ledger runs in its own child process (``BankProcess``) on SQLite in
+WAL mode with ``synchronous=FULL``, and replies leave after the group commit
+that holds them. The server runs in its own process, started with
+multiprocessing rather than through the CLI only so that it can report its
+group-commit count (``CoreServer.batches``); its CPU time is that of the
+server and its ledger process together (the ledger's share is shown too).
 
 **The load.** Load processes, separate from the core, speak the wire protocol
-themselves (``tests/core_client.py``: ClientSession, signed and encrypted):
+themselves (the protocol's ClientSession in a plain ``selectors`` loop, every
+request signed and encrypted and every reply verified):
 C requests in flight in total, for C in --concurrency, multiplexed over a few
 connections (--connections, at most C) spread over up to --load-procs
 processes. Each in-flight slot runs a closed loop of 210201 same-bank transfers
@@ -200,12 +203,23 @@ class Core:
 
 def load_process(address, home: str, seed: bytes, connections: list[int], prefix: str,
                  go, times, results) -> None:
-    """``connections[i]`` requests in flight on connection i, closed loop, one process."""
-    import trio
+    """``connections[i]`` requests in flight on connection i, closed loop, one process.
 
-    from protocol.events import Response
+    A plain ``selectors`` loop around the protocol's ClientSession (every request
+    signed and encrypted, every reply verified and decrypted): the load should
+    cost the machine as little as the protocol allows, so that the CPU goes to
+    the core being measured. Each reply is answered with the next request on
+    its slot; what one pass over the readable connections produced leaves in
+    one write per connection.
+    """
+    import selectors
+    import socket
+
+    from protocol.events import NEED_DATA, Response, SessionEstablished
+    from protocol.events import Request as WireRequest
     from protocol.keys import SigningKey
-    from tests.core_client import bank_public_keys
+    from protocol.session import ClientSession
+    from tests.core_client import CORP_NO, USER_NO, bank_public_keys
 
     key = SigningKey.from_seed(seed)
     bank = bank_public_keys(Path(home))
@@ -214,44 +228,69 @@ def load_process(address, home: str, seed: bytes, connections: list[int], prefix
     counts = {"ok": 0, "errors": 0, "cpu": 0.0}
     samples: list[str] = []
 
-    async def slot(client, name: str, start: float, end: float) -> None:
-        n = 0
-        clock, mono = time.perf_counter, time.monotonic
-        while mono() < end:
-            n += 1
-            began = mono()
-            t0 = clock()
-            reply = await client.request("210201", f"{name}{n:08d}", fields)
-            elapsed = clock() - t0
-            if isinstance(reply, Response) and reply.ok:
-                counts["ok"] += 1
-            else:
-                counts["errors"] += 1
-                if len(samples) < 3:
-                    samples.append(repr(reply))
-            if began >= start and began + elapsed <= end:
-                latencies.append(elapsed)
+    selector = selectors.DefaultSelector()
+    sessions: list[tuple[socket.socket, ClientSession]] = []
+    for _ in connections:
+        sock = socket.create_connection(address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        session = ClientSession(corp_no=CORP_NO, user_no=USER_NO, signing_key=key,
+                                bank_keys=bank)
+        session.start()
+        sock.sendall(session.data_to_send())
+        while (event := session.next_event()) is NEED_DATA:
+            session.receive_data(sock.recv(65536))
+        assert isinstance(event, SessionEstablished), event
+        sessions.append((sock, session))
 
-    async def cpu_meter(start: float, end: float) -> None:
-        await trio.sleep(max(0.0, start - time.monotonic()))
-        cpu = time.process_time()
-        await trio.sleep(max(0.0, end - time.monotonic()))
-        counts["cpu"] = time.process_time() - cpu
+    start, end = wait_window(go, times)
+    clock, mono = time.perf_counter, time.monotonic
+    sent: dict[str, float] = {}  # req_no -> perf_counter at sending
+    numbers = iter(range(1, 1 << 62))
 
-    async def main() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            clients = [await stack.enter_async_context(
-                open_client(address, signing_key=key, bank_keys=bank)) for _ in connections]
-            start, end = await trio.to_thread.run_sync(wait_window, go, times)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(cpu_meter, start, end)
-                for index, (client, in_flight) in enumerate(zip(clients, connections,
-                                                                strict=True)):
-                    for s in range(in_flight):
-                        nursery.start_soon(slot, client, f"{prefix}{index:02d}{s:02d}R",
-                                           start, end)
+    def send_next(session: ClientSession, index: int) -> None:
+        req_no = f"{prefix}{index:02d}R{next(numbers):010d}"
+        session.send(WireRequest(tr_code="210201", req_no=req_no, fields=fields))
+        sent[req_no] = clock()
 
-    trio.run(main)
+    for index, ((sock, session), in_flight) in enumerate(zip(sessions, connections,
+                                                            strict=True)):
+        for _ in range(in_flight):
+            send_next(session, index)
+        sock.sendall(session.data_to_send())
+        selector.register(sock, selectors.EVENT_READ, (index, session))
+
+    cpu = None
+    while sent:
+        if cpu is None and mono() >= start:
+            cpu = time.process_time()
+        for selected, _ in selector.select(timeout=1.0):
+            index, session = selected.data
+            data = selected.fileobj.recv(65536)
+            if not data:
+                raise RuntimeError("the core closed a connection")
+            session.receive_data(data)
+            while (event := session.next_event()) is not NEED_DATA:
+                done = clock()
+                elapsed = done - sent.pop(event.req_no)
+                if isinstance(event, Response) and event.ok:
+                    counts["ok"] += 1
+                else:
+                    counts["errors"] += 1
+                    if len(samples) < 3:
+                        samples.append(repr(event))
+                now = mono()
+                began = now - elapsed
+                if began >= start and now <= end:
+                    latencies.append(elapsed)
+                if now < end:
+                    send_next(session, index)
+            out = session.data_to_send()
+            if out:
+                selected.fileobj.sendall(out)
+        if cpu is not None and counts["cpu"] == 0.0 and mono() >= end:
+            counts["cpu"] = time.process_time() - cpu
+    for sock, _ in sessions:
+        sock.close()
     results.put({"latencies": latencies, **counts, "samples": samples})
 
 

@@ -11,6 +11,11 @@ sixteen groups of four hex digits; the key id carried in message headers is
 its first sixteen hex digits. ``repr()`` never shows key material. Keys are
 serialised to and from bytes only (PEM, PKCS#8); reading and writing files is
 the caller's business.
+
+Keys are held and serialised by ``cryptography``; signing and verification,
+done once per message on both ends of every session, go through libsodium
+(PyNaCl), which does them in about half the time (see docs/performance.md).
+Ed25519 signatures are deterministic, so both libraries make the same bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
+import nacl.exceptions
+import nacl.signing
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -55,13 +61,14 @@ def normalize_fingerprint(text: str) -> str:
 class VerifyKey:
     """An Ed25519 public key (an enterprise's, as enrolled, or the bank's)."""
 
-    __slots__ = ("_key", "raw")
+    __slots__ = ("_key", "_verifier", "raw")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes) or len(raw) != 32:
             raise KeyFileError("an Ed25519 public key is 32 bytes")
         self.raw = raw
         self._key = Ed25519PublicKey.from_public_bytes(raw)
+        self._verifier = nacl.signing.VerifyKey(raw)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, VerifyKey) and other.raw == self.raw
@@ -78,9 +85,11 @@ class VerifyKey:
         return self.fingerprint[:16]
 
     def verify(self, signature: bytes, data: bytes) -> bool:
+        if len(signature) != 64:
+            return False
         try:
-            self._key.verify(signature, data)
-        except InvalidSignature:
+            self._verifier.verify(data, signature)
+        except nacl.exceptions.BadSignatureError:
             return False
         return True
 
@@ -106,10 +115,13 @@ class VerifyKey:
 class SigningKey:
     """An Ed25519 private key. Never printed; saved only encrypted (PKCS#8)."""
 
-    __slots__ = ("_key", "public")
+    __slots__ = ("_key", "_signer", "public")
 
     def __init__(self, key: Ed25519PrivateKey) -> None:
         self._key = key
+        self._signer = nacl.signing.SigningKey(key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+            serialization.NoEncryption()))
         self.public = VerifyKey(key.public_key().public_bytes(*_RAW))
 
     @classmethod
@@ -126,7 +138,7 @@ class SigningKey:
         return self.public.key_id
 
     def sign(self, data: bytes) -> bytes:
-        return self._key.sign(data)
+        return self._signer.sign(data).signature
 
     def to_pem(self, password: bytes | None) -> bytes:
         """PKCS#8 PEM, encrypted with the best available scheme when a password is given."""
