@@ -12,12 +12,14 @@ ClientSession -> ServerSession pair with certflag=1 (signed and encrypted):
 * (b) receive: ``server.receive_data(frame)`` + ``server.next_event()`` —
   unframe, parse the header, verify, check sequence and time, decrypt, decode.
 
-In the same run, on the same inputs, the raw primitives from ``cryptography``:
+In the same run, on the same inputs, the raw primitives the protocol uses:
 Ed25519 sign and verify over a message of the same size (header ||
-ciphertext), AES-256-GCM encrypt and decrypt of the same body with the 256-byte
-header as AAD, and single-shot HPKE seal and open of 32 bytes (the handshake)
-and of the body (what per-message HPKE would cost). Protocol overhead is
-(a) - (sign + encrypt) and (b) - (verify + decrypt), on medians.
+ciphertext) from libsodium (PyNaCl), AES-256-GCM encrypt and decrypt of the
+same body with the 256-byte header as AAD, and single-shot HPKE seal and open
+of 32 bytes (the handshake) and of the body (what per-message HPKE would cost),
+both from ``cryptography``; and, for comparison, ``cryptography``'s own
+(OpenSSL) Ed25519 sign and verify. Protocol overhead is (a) - (sign + encrypt)
+and (b) - (verify + decrypt), on medians.
 
 Every sample is one operation timed with ``time.perf_counter_ns``. Blocks of
 each measurement are interleaved in a shuffled order, round after round, after
@@ -40,6 +42,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cryptography
+import nacl
+import nacl.signing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -197,7 +201,7 @@ def machine() -> list[str]:
         f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {cpu}, nproc = {nproc}, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"cryptography {cryptography.__version__}",
+        f"cryptography {cryptography.__version__}, PyNaCl {nacl.__version__}",
     ]
 
 
@@ -216,6 +220,9 @@ def main() -> None:
     signer = Ed25519PrivateKey.generate()
     verifier = signer.public_key()
     signature = signer.sign(session.signed)
+    sodium_signer = nacl.signing.SigningKey(os.urandom(32))
+    sodium_verifier = sodium_signer.verify_key
+    sodium_signature = sodium_signer.sign(session.signed).signature
     aead = AESGCM(os.urandom(32))
     nonce = bytes(4) + (1).to_bytes(8, "big")
     ciphertext = aead.encrypt(nonce, session.body, session.header)
@@ -234,8 +241,10 @@ def main() -> None:
 
     samplers: list[tuple[str, Sampler]] = [
         ("session", lambda n: session.run(n)),
-        add("sign", lambda: signer.sign(session.signed)),
-        add("verify", lambda: verifier.verify(signature, session.signed)),
+        add("sign", lambda: sodium_signer.sign(session.signed)),
+        add("verify", lambda: sodium_verifier.verify(session.signed, sodium_signature)),
+        add("openssl_sign", lambda: signer.sign(session.signed)),
+        add("openssl_verify", lambda: verifier.verify(signature, session.signed)),
         add("aes_encrypt", lambda: aead.encrypt(nonce, session.body, session.header)),
         add("aes_decrypt", lambda: aead.decrypt(nonce, ciphertext, session.header)),
         add("hpke_seal_32", lambda: HPKE_SUITE.encrypt(secret, bank_kem_public, info=info)),
@@ -278,8 +287,13 @@ def main() -> None:
         ("send", f"(a) send 210201: encode + encrypt + sign + frame ({signed_size + 64 + 4} "
                  "bytes out)"),
         ("receive", "(b) receive 210201: unframe + parse + verify + decrypt + decode"),
-        ("sign", f"Ed25519 sign, {signed_size} bytes"),
-        ("verify", f"Ed25519 verify, {signed_size} bytes"),
+        ("sign", f"Ed25519 sign, {signed_size} bytes (libsodium, as the protocol signs)"),
+        ("verify", f"Ed25519 verify, {signed_size} bytes (libsodium, as the protocol "
+                   "verifies)"),
+        ("openssl_sign", f"for comparison: Ed25519 sign, {signed_size} bytes "
+                         "(cryptography / OpenSSL)"),
+        ("openssl_verify", f"for comparison: Ed25519 verify, {signed_size} bytes "
+                           "(cryptography / OpenSSL)"),
         ("aes_encrypt", f"AES-256-GCM encrypt, {body_size} bytes + 256-byte AAD"),
         ("aes_decrypt", f"AES-256-GCM decrypt, {body_size} bytes + 256-byte AAD"),
         ("hpke_seal_32", "HPKE seal (single-shot), 32 bytes"),
