@@ -2,7 +2,9 @@
 
 Thin trio code: each connection gets a task, reads one request within the
 client timeout (a stalled ERP never holds anyone else up), hands the bytes to
-:class:`daemon.service.ErpService` and writes the reply. Connections from
+:class:`daemon.service.ErpService` and writes the reply. The handlers run
+under ``trio.serve_tcp``, which closes each stream when its handler returns,
+so they do not close it themselves (a second close costs a scheduling round). Connections from
 addresses outside the [bind] allow-list are closed at once and logged.
 """
 
@@ -70,8 +72,6 @@ class ErpListeners:
                 await stream.send_all(frame_reply(reply))
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             log.info("erp_tcp: connection lost: %s", exc)
-        finally:
-            await trio.aclose_forcefully(stream)
 
     # -- HTTP POST (keep-alive allowed) ------------------------------------------------
 
@@ -134,8 +134,6 @@ class ErpListeners:
                                     f"bad request: {exc}\n".encode(), b"text/plain")
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             log.info("erp_http: connection lost: %s", exc)
-        finally:
-            await trio.aclose_forcefully(stream)
 
     async def _respond_xml(self, stream, conn, xml: bytes) -> None:
         match = _DECLARED.search(xml[:80])
