@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -10,7 +11,10 @@ log = logging.getLogger("directlink.daemon")
 
 class AccessList:
     def __init__(self, allows: Callable[[str], bool]) -> None:
-        self.allows = allows  # e.g. config.ini.BindConfig.allows
+        # e.g. config.ini.BindConfig.allows. The allow-list is fixed while the
+        # daemon runs and ERP clients come from a few hosts, so each host's
+        # answer is worked out once, not on every connection.
+        self.allows = functools.lru_cache(maxsize=1024)(allows)
 
     def check(self, stream, listener: str) -> str | None:
         """The peer's "host:port" if allowed; None (and a log line) if refused."""
