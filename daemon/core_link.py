@@ -260,6 +260,9 @@ class CoreLink:
                     await self._connected.wait()
             if not self._connected.is_set():
                 raise NotSent(f"the core at {self.host}:{self.port} is not reachable")
+            # Connection attempts that failed while this request waited marked it
+            # lost; it had not been sent then, so it starts afresh on this connection.
+            waiter.done, waiter.lost = trio.Event(), False
             sent = False
             try:
                 async with self._send_lock:

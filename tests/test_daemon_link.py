@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import trio
 
@@ -277,3 +279,21 @@ async def test_proxy_refusal_is_reported_and_nothing_is_sent(bed, nursery, caplo
         await link.request(Request(tr_code="310101", req_no="X2", fields={"acno": ACNO1}),
                            timeout=1)
     assert "proxy refused CONNECT: HTTP 403" in caplog.text
+
+
+async def test_request_waiting_to_connect_outlives_failed_attempts(bed, nursery):
+    """Refused connection attempts while a request waits do not make it "unknown"."""
+    with socket.socket() as probe:  # a port nobody listens on, for now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    link = bed.link(port, backoff_initial=0.05, backoff_max=0.05)
+
+    async def core_later():
+        await trio.sleep(0.3)  # several refused attempts first
+        await nursery.start(bed.server.serve, "127.0.0.1", port)
+
+    await nursery.start(link.run)
+    nursery.start_soon(core_later)
+    answer = await link.request(Request(tr_code="310101", req_no="A1", fields={"acno": ACNO1}),
+                                timeout=5, connect_wait=5)
+    assert isinstance(answer, Response) and answer.ok, answer
