@@ -227,28 +227,13 @@ class CoreServer:
     def _answer(self, pending: _Pending, reply: Reply | None) -> None:
         """Put the reply to one request in its session's buffer (the writer sends it)."""
         conn, request = pending.conn, pending.event
-        session = conn.session
-        if reply is None:
-            session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
-                                      ret_msg=codes.BANK_FAULT.message,
-                                      req_no=request.req_no, tr_code=request.tr_code))
-        else:
-            try:
-                session.send(Response(tr_code=request.tr_code, req_no=request.req_no,
-                                      serial_no=reply.serial_no, ret_code=reply.ret_code,
-                                      ret_msg=reply.ret_msg, fields=reply.fields))
-            except MessageTooLarge as exc:
-                # Only queries have replies that grow; the client should page (310301).
-                log.warning("reply to %s/%s: %s", request.corp_no, request.req_no, exc)
-                session.send(ErrorMessage(ret_code=codes.RESULT_TOO_LARGE.code,
-                                          ret_msg=codes.RESULT_TOO_LARGE.message,
-                                          req_no=request.req_no, tr_code=request.tr_code))
-            except LocalProtocolError:
-                log.exception("reply to %s/%s does not encode", request.corp_no,
-                              request.req_no)
-                session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
-                                          ret_msg=codes.BANK_FAULT.message,
-                                          req_no=request.req_no, tr_code=request.tr_code))
+        try:
+            _queue_reply(conn.session, request, reply)
+        except Exception:
+            # A bug costs this one reply (the client sees its request unanswered, an
+            # unknown outcome), never the server: the answerer serves every connection.
+            log.exception("reply to %s/%s could not be queued", request.corp_no,
+                          request.req_no)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("corp_no=%s req_no=%s tr_code=%s ret_code=%s ms=%.1f", request.corp_no,
                       request.req_no, request.tr_code, reply.ret_code if reply else "P020",
@@ -396,6 +381,30 @@ class CoreServer:
                                              ret_msg=exc.public_message,
                                              req_no=exc.req_no, tr_code=exc.tr_code))
         conn.kick()
+
+
+def _queue_reply(session: ServerSession, request: Request, reply: Reply | None) -> None:
+    """The bank's reply as a Response, or the ErrorMessage that stands for it."""
+    if reply is None:
+        session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
+                                  ret_msg=codes.BANK_FAULT.message,
+                                  req_no=request.req_no, tr_code=request.tr_code))
+        return
+    try:
+        session.send(Response(tr_code=request.tr_code, req_no=request.req_no,
+                              serial_no=reply.serial_no, ret_code=reply.ret_code,
+                              ret_msg=reply.ret_msg, fields=reply.fields))
+    except MessageTooLarge as exc:
+        # Only queries have replies that grow; the client should page (310301).
+        log.warning("reply to %s/%s: %s", request.corp_no, request.req_no, exc)
+        session.send(ErrorMessage(ret_code=codes.RESULT_TOO_LARGE.code,
+                                  ret_msg=codes.RESULT_TOO_LARGE.message,
+                                  req_no=request.req_no, tr_code=request.tr_code))
+    except LocalProtocolError:
+        log.exception("reply to %s/%s does not encode", request.corp_no, request.req_no)
+        session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
+                                  ret_msg=codes.BANK_FAULT.message,
+                                  req_no=request.req_no, tr_code=request.tr_code))
 
 
 def _peer(stream) -> str:

@@ -200,3 +200,26 @@ async def test_the_ledger_process_never_outlives_core_serve(tmp_path: Path, sig)
             await trio.sleep(0.05)
         assert not alive(child)
     assert check_ledger(home / "core" / "ledger.db").ok
+
+
+async def test_a_reply_that_cannot_be_queued_costs_that_reply_not_the_server(
+        tmp_path: Path, monkeypatch) -> None:
+    from protocol.session import ServerSession
+
+    real_send = ServerSession.send
+
+    def send(self, event):
+        if getattr(event, "req_no", "") == "BOOM0001":
+            raise RuntimeError("a bug while encoding")
+        return real_send(self, event)
+
+    monkeypatch.setattr(ServerSession, "send", send)
+    async with running_core(tmp_path) as core, core.client() as first, \
+            core.client() as second:
+        with trio.move_on_after(1):
+            await first.request("210201", "BOOM0001", transfer_fields(YUAN))
+            raise AssertionError("a reply that could not be encoded was sent")
+        with trio.fail_after(30):
+            for client in (first, second):
+                reply = await client.request("210201", unique_req_no(), transfer_fields(YUAN))
+                assert isinstance(reply, Response) and reply.ok, reply
