@@ -12,7 +12,7 @@ import trio
 from config.errors import ConfigError
 from config.seed import DEMO_SEED, Seed, load_seed, parse_seed
 from core_sim.bank import Bank, china_time
-from core_sim.bank_process import BankProcess
+from core_sim.bank_process import BankProcess, BankProcessError
 from core_sim.check import check_ledger
 from core_sim.home import CoreHome
 from core_sim.server import CoreServer
@@ -108,6 +108,8 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
 
     try:
         run_trio(main, f"cannot listen on {host}:{port}")
+    except* BankProcessError as group:
+        raise click.ClickException(f"the ledger: {group.exceptions[0]}") from None
     finally:
         pidfile.unlink(missing_ok=True)
 
