@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,19 @@ def seeded_ledger(tmp_path: Path) -> Path:
     return ledger
 
 
+@asynccontextmanager
+async def ledger_process(tmp_path: Path) -> AsyncIterator[tuple[BankProcess, Path]]:
+    """A started BankProcess over a fresh demo ledger; the ledger checks out afterwards."""
+    ledger = seeded_ledger(tmp_path)
+    process = BankProcess(ledger)
+    await process.start()
+    try:
+        yield process, ledger
+    finally:
+        await process.aclose()
+    assert check_ledger(ledger).ok
+
+
 def transfer(req_no: str, amt: int = 1 * YUAN) -> Request:
     return Request(CORP_NO, USER_NO, "210201", req_no, transfer_fields(amt))
 
@@ -77,10 +92,7 @@ def children_of(pid: int) -> list[int]:
 
 
 async def test_batches_execute_in_the_child_exactly_once(tmp_path: Path) -> None:
-    ledger = seeded_ledger(tmp_path)
-    process = BankProcess(ledger)
-    await process.start()
-    try:
+    async with ledger_process(tmp_path) as (process, ledger):
         assert process.pid != os.getpid() and alive(process.pid)
         assert process.has_operator(CORP_NO, USER_NO)
         assert not process.has_operator(CORP_NO, "999")
@@ -94,20 +106,14 @@ async def test_batches_execute_in_the_child_exactly_once(tmp_path: Path) -> None
         assert again == replies[0]
         assert changed.ret_code == codes.DUPLICATE_REQ_NO.code
         assert process.commits == 2
-    finally:
-        await process.aclose()
     with Bank.open(ledger) as bank:
         moved = bank.connection.execute(
             "SELECT count(*), sum(amt) FROM instructions WHERE status = 'success'").fetchone()
     assert moved == (2, 3 * YUAN)
-    assert check_ledger(ledger).ok
 
 
 async def test_a_child_that_died_between_calls_is_replaced(tmp_path: Path) -> None:
-    ledger = seeded_ledger(tmp_path)
-    process = BankProcess(ledger)
-    await process.start()
-    try:
+    async with ledger_process(tmp_path) as (process, _):
         first_pid = process.pid
         os.kill(first_pid, signal.SIGKILL)
         while alive(first_pid):
@@ -115,16 +121,10 @@ async def test_a_child_that_died_between_calls_is_replaced(tmp_path: Path) -> No
         (reply,) = await process.execute_batch([transfer(unique_req_no())])
         assert reply.ok, reply
         assert process.restarts == 1 and process.pid != first_pid
-    finally:
-        await process.aclose()
-    assert check_ledger(ledger).ok
 
 
 async def test_a_child_that_dies_during_a_call_fails_that_call_only(tmp_path: Path) -> None:
-    ledger = seeded_ledger(tmp_path)
-    process = BankProcess(ledger)
-    await process.start()
-    try:
+    async with ledger_process(tmp_path) as (process, _):
         pid = process.pid
         os.kill(pid, signal.SIGSTOP)  # the batch is sent, and never answered
         async with trio.open_nursery() as nursery:
@@ -142,9 +142,6 @@ async def test_a_child_that_dies_during_a_call_fails_that_call_only(tmp_path: Pa
         assert len(failures) == 1 and "died" in str(failures[0])
         (reply,) = await process.execute_batch([transfer(unique_req_no())])
         assert reply.ok and process.pid != pid
-    finally:
-        await process.aclose()
-    assert check_ledger(ledger).ok
 
 
 async def test_the_server_answers_outcome_unknown_when_the_ledger_dies(tmp_path: Path
@@ -157,10 +154,10 @@ async def test_the_server_answers_outcome_unknown_when_the_ledger_dies(tmp_path:
         return holder[0]
 
     async with running_core(tmp_path, bank_wrapper=in_a_process) as core, core.client() as c:
-        ledger_process = holder[0]
+        child = holder[0]
         with trio.fail_after(30):
             before = await balances(c, ACNO_1, ACNO_2)
-            os.kill(ledger_process.pid, signal.SIGSTOP)
+            os.kill(child.pid, signal.SIGSTOP)
             async with trio.open_nursery() as nursery:
                 answers = []
 
@@ -170,7 +167,7 @@ async def test_the_server_answers_outcome_unknown_when_the_ledger_dies(tmp_path:
 
                 nursery.start_soon(send)
                 await trio.sleep(0.3)
-                os.kill(ledger_process.pid, signal.SIGKILL)
+                os.kill(child.pid, signal.SIGKILL)
             (answer,) = answers
             assert isinstance(answer, ErrorMessage), answer
             assert answer.ret_code == codes.BANK_FAULT.code  # unknown, never "failed"
