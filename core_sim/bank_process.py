@@ -96,7 +96,7 @@ class BankProcess:
         return (corp_no, user_no) in self._operators
 
     async def execute_batch(self, requests: Sequence[Request]) -> list[Reply]:
-        rows = [(r.corp_no, r.user_no, r.tr_code, r.req_no, dict(r.fields)) for r in requests]
+        rows = [(r.corp_no, r.user_no, r.tr_code, r.req_no, r.fields) for r in requests]
         replies = await self._call("execute_batch", rows)
         self.commits += 1
         return [Reply(*reply) for reply in replies]

@@ -4,8 +4,9 @@ Thin trio code: each connection gets a task, reads one request within the
 client timeout (a stalled ERP never holds anyone else up), hands the bytes to
 :class:`daemon.service.ErpService` and writes the reply. The handlers run
 under ``trio.serve_tcp``, which closes each stream when its handler returns,
-so they do not close it themselves (a second close costs a scheduling round). Connections from
-addresses outside the [bind] allow-list are closed at once and logged.
+so they do not close it themselves (a second close costs a scheduling round).
+Connections from addresses outside the [bind] allow-list are closed at once
+and logged.
 """
 
 from __future__ import annotations
