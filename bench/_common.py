@@ -77,3 +77,16 @@ def cpu_seconds(pid: int) -> float:
         total += stats.get(current, (0, 0.0))[1]
         todo.extend(children.get(current, ()))
     return total
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live children of a process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if _stat(int(entry))[0] == pid:
+                    found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found

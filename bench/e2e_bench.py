@@ -51,7 +51,6 @@ import shutil
 import socket
 import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -61,6 +60,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench._common import (  # noqa: E402
+    child_pids,
     cpu_model,
     cpu_seconds,
     machine_cpu,
@@ -77,6 +77,7 @@ from tests.erp_client import (  # noqa: E402
     request_xml,
     running,
     running_up,
+    send_raw,
     transfer_body,
 )
 
@@ -93,62 +94,85 @@ TARGET_FLOOR_RATIO = 0.5
 # -- load processes --------------------------------------------------------------------
 
 
-def erp_load(address: tuple[str, int], threads: int, prefix: str, go, times, results) -> None:
-    """Closed-loop ERP clients over raw TCP, one connection per request."""
+def erp_load(address: tuple[str, int], clients: int, prefix: str, go, times, results) -> None:
+    """Closed-loop ERP clients over raw TCP, one connection per request.
+
+    One thread drives all ``clients`` with non-blocking sockets and a
+    ``selectors`` loop, so that the load costs the machine as little CPU as it
+    can (threads with blocking sockets cost ~1.5 × as much per request, in GIL
+    hand-offs): every client connects, writes its framed request, reads until
+    EOF, closes, and starts its next request at once.
+    """
+    import errno
+    import selectors
+
     # A new req_no for every request of every run: a repeated one would only be
     # answered from the bank's record (exactly once), not executed again.
     prefix += f"{time.time_ns() // 1_000_000 % 10**8:08d}"
     template = request_xml("210201", transfer_body(AMOUNT), req_no=PLACEHOLDER)
     placeholder = PLACEHOLDER.encode()
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    counts = {"ok": 0, "errors": 0}
+    latencies: list[float] = []
+    ok = errors = 0
     samples: list[str] = []
-    lock = threading.Lock()
+    sel = selectors.DefaultSelector()
+    clock, mono = time.perf_counter, time.monotonic
+    counters = [0] * clients
+    start, end = wait_window(go, times)
 
-    def client(index: int) -> None:
-        start, end = window
-        out = latencies[index]
-        ok = errors = n = 0
-        clock = time.perf_counter
-        mono = time.monotonic
-        while mono() < end:
-            n += 1
-            req_no = f"{prefix}{index:02d}{n:07d}".encode()
-            assert len(req_no) <= 32
-            data = frame(template.replace(placeholder, req_no))
-            began = mono()
-            t0 = clock()
+    def begin(index: int) -> None:
+        counters[index] += 1
+        req_no = f"{prefix}{index:02d}{counters[index]:07d}".encode()
+        assert len(req_no) <= 32
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        state = {"index": index, "out": frame(template.replace(placeholder, req_no)),
+                 "chunks": [], "began": mono(), "t0": clock()}
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS):
+            finish(sock, state, OSError(code, os.strerror(code)))
+            return
+        sel.register(sock, selectors.EVENT_WRITE, state)
+
+    def finish(sock, state, failure: Exception | None) -> None:
+        nonlocal ok, errors
+        elapsed = clock() - state["t0"]
+        sock.close()
+        reply = b"".join(state["chunks"])
+        if failure is None and OK_MARK in reply:
+            ok += 1
+        else:
+            errors += 1
+            if len(samples) < 3:
+                samples.append(repr(failure) if failure else
+                               reply[:400].decode("gbk", "replace"))
+        if state["began"] >= start and state["began"] + elapsed <= end:
+            latencies.append(elapsed)
+        if mono() < end:
+            begin(state["index"])
+
+    for index in range(clients):
+        begin(index)
+    while sel.get_map():
+        for key, _ in sel.select(timeout=60):
+            sock, state = key.fileobj, key.data
             try:
-                with socket.create_connection(address, timeout=60) as sock:
-                    sock.sendall(data)
-                    chunks = []
-                    while chunk := sock.recv(65536):
-                        chunks.append(chunk)
-                reply = b"".join(chunks)
-                good = OK_MARK in reply
+                if state["out"]:
+                    sent = sock.send(state["out"])
+                    state["out"] = state["out"][sent:]
+                    if not state["out"]:
+                        sel.modify(sock, selectors.EVENT_READ, state)
+                    continue
+                data = sock.recv(65536)
             except OSError as exc:
-                reply, good = repr(exc).encode(), False
-            elapsed = clock() - t0
-            if good:
-                ok += 1
+                sel.unregister(sock)
+                finish(sock, state, exc)
+                continue
+            if data:
+                state["chunks"].append(data)
             else:
-                errors += 1
-                if len(samples) < 3:
-                    samples.append(reply[:400].decode("gbk", "replace"))
-            if began >= start and began + elapsed <= end:
-                out.append(elapsed)
-        with lock:
-            counts["ok"] += ok
-            counts["errors"] += errors
-
-    window = wait_window(go, times)
-    pool = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    results.put({"latencies": [x for out in latencies for x in out], **counts,
-                 "samples": samples})
+                sel.unregister(sock)
+                finish(sock, state, None)
+    results.put({"latencies": latencies, "ok": ok, "errors": errors, "samples": samples})
 
 
 def floor_server(seeds: dict[str, bytes], ready) -> None:
@@ -191,6 +215,50 @@ def floor_server(seeds: dict[str, bytes], ready) -> None:
             ready.put(listeners[0].socket.getsockname()[:2])
 
     trio.run(main)
+
+
+def connection_floor_server(reply: bytes, ready) -> None:
+    """One ERP connection per request and nothing else: the cheapest Python can do it.
+
+    A single-threaded ``selectors`` loop (no trio, no XML, no bank): accept, read
+    the 7-byte header and the XML it announces, write ``reply`` (a real framed
+    210201 reply of the daemon), close. What one-connection-per-request costs the
+    machine on its own, load generators included.
+    """
+    import selectors
+
+    from daemon.erp_framing import HEADER_LEN
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, None)
+    ready.put(listener.getsockname()[:2])
+    buffers: dict[socket.socket, bytearray] = {}
+    while True:
+        for key, _ in sel.select():
+            sock = key.fileobj
+            if sock is listener:
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except BlockingIOError:
+                        break
+                    conn.setblocking(False)
+                    buffers[conn] = bytearray()
+                    sel.register(conn, selectors.EVENT_READ, None)
+                continue
+            data = sock.recv(65536)
+            buf = buffers[sock]
+            buf += data
+            done = not data or (len(buf) >= HEADER_LEN
+                                and len(buf) >= HEADER_LEN + int(buf[:HEADER_LEN]))
+            if done:
+                if data:
+                    sock.send(reply)  # small: fits the socket buffer at once
+                sel.unregister(sock)
+                del buffers[sock]
+                sock.close()
 
 
 def floor_client(address: tuple[str, int], seeds: dict[str, bytes], tasks: int, go, times,
@@ -280,12 +348,15 @@ def _sleep_until(deadline: float) -> None:
 
 
 def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
-            watch: dict[str, int] | None = None) -> dict:
+            watch: dict[str, int] | None = None, within: dict[str, int] | None = None
+            ) -> dict:
     """Start ``targets`` (function, args) as processes, run the window, merge results.
 
     ``watch`` names processes (besides the targets, which count as "load")
-    whose CPU use in the window is reported, in cores; "others" is what the
-    rest of the machine used meanwhile.
+    whose CPU use in the window is reported, in cores, each with its
+    descendants; "others" is what the rest of the machine used meanwhile.
+    ``within`` names descendants of watched processes whose share is reported
+    on its own (in ``within``, not added to the totals).
     """
     go, times, results = ctx.Event(), ctx.Array("d", 2), ctx.Queue()
     procs = [ctx.Process(target=fn, args=(*args, go, times, results)) for fn, args in targets]
@@ -296,17 +367,21 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
     times[0], times[1] = now + warmup, now + warmup + seconds
     go.set()
     pids = {**(watch or {}), **{f"load{i}": p.pid for i, p in enumerate(procs)}}
+    within = within or {}
     _sleep_until(times[0])
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    inner0 = {name: cpu_seconds(pid) for name, pid in within.items()}
     busy0 = machine_cpu()[0]
     _sleep_until(times[1])
     cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    inner1 = {name: cpu_seconds(pid) for name, pid in within.items()}
     busy = (machine_cpu()[0] - busy0) / seconds
     cores = {name: (cpu1[name] - cpu0[name]) / seconds for name in pids}
     cpu = {name: v for name, v in cores.items() if not name.startswith("load")}
     cpu["load"] = sum(v for name, v in cores.items() if name.startswith("load"))
     cpu["others"] = max(0.0, busy - sum(cores.values()))
-    merged = {"latencies": [], "ok": 0, "errors": 0, "samples": [], "cpu": cpu}
+    merged = {"latencies": [], "ok": 0, "errors": 0, "samples": [], "cpu": cpu,
+              "within": {name: (inner1[name] - inner0[name]) / seconds for name in within}}
     for _ in procs:
         part = results.get(timeout=warmup + seconds + 300)
         merged["latencies"] += part["latencies"]
@@ -323,7 +398,8 @@ def measure(ctx, targets: list[tuple], warmup: float, seconds: float,
     return merged
 
 
-def measure_quiet(ctx, args, targets: list[tuple], watch: dict[str, int]) -> dict:
+def measure_quiet(ctx, args, targets: list[tuple], watch: dict[str, int],
+                  within: dict[str, int] | None = None) -> dict:
     """:func:`measure`, repeated while other processes used more than --max-others cores.
 
     Keeps the run with the least interference; every attempt's transfers are
@@ -332,7 +408,7 @@ def measure_quiet(ctx, args, targets: list[tuple], watch: dict[str, int]) -> dic
     best: dict | None = None
     ok = 0
     for attempt in range(1, args.attempts + 1):
-        result = measure(ctx, targets, args.warmup, args.seconds, watch=watch)
+        result = measure(ctx, targets, args.warmup, args.seconds, watch=watch, within=within)
         ok += result["ok"]
         result["attempt"] = attempt
         if best is None or result["cpu"]["others"] < best["cpu"]["others"]:
@@ -347,13 +423,13 @@ def measure_quiet(ctx, args, targets: list[tuple], watch: dict[str, int]) -> dic
 
 
 def run_e2e(ctx, args, levels: list[int], label: str, erp_tcp, watch: dict[str, int],
-            results: dict[int, dict]) -> int:
+            results: dict[int, dict], within: dict[str, int] | None = None) -> int:
     """Measure every level against one running daemon; returns the successful transfers."""
     ok_total = 0
     for c in levels:
         targets = [(erp_load, (erp_tcp, n, f"{label[0].upper()}{c}P{p}R"))
                    for p, n in enumerate(split(c, args.load_procs))]
-        results[c] = measure_quiet(ctx, args, targets, watch)
+        results[c] = measure_quiet(ctx, args, targets, watch, within)
         ok_total += results[c]["ok_all"]
         _report_line(label, c, results[c])
     return ok_total
@@ -391,12 +467,17 @@ def main() -> None:
     e2e: dict[int, dict] = {}
     apart: dict[int, dict] = {}
     floor: dict[int, dict] = {}
+    connection: dict[int, dict] = {}
     try:
         with running_up(home) as system:
             erp = ErpClient(system.erp_tcp, system.erp_http)
             payer_before = erp.balance(ACNO_1)
             payee_before = erp.balance(ACNO_2)
-            ok_total = run_e2e(ctx, args, levels, "up", system.erp_tcp,
+            # One real framed reply, for the connection floor to send back.
+            sample_reply = send_raw(system.erp_tcp, frame(request_xml(
+                "210201", transfer_body(AMOUNT), req_no=f"S{time.time_ns() % 10**12}")))
+            assert OK_MARK in sample_reply, sample_reply
+            ok_total = 1 + run_e2e(ctx, args, levels, "up", system.erp_tcp,
                                {"up": system.proc.pid}, e2e)
         if not args.no_split:
             with running(["core", "serve", "--home", str(home), "--port", "0"], home,
@@ -408,7 +489,7 @@ def main() -> None:
                 erp.balance(ACNO_1)  # the daemon is connected
                 ok_total += run_e2e(ctx, args, levels, "apart", daemon.erp_tcp,
                                     {"daemon": daemon.proc.pid, "core": core.proc.pid},
-                                    apart)
+                                    apart, within={"ledger": ledger_pid(core.proc.pid)})
                 moved = payer_before - erp.balance(ACNO_1)
                 gained = erp.balance(ACNO_2) - payee_before
         else:
@@ -433,6 +514,20 @@ def main() -> None:
                 floor[c] = measure_quiet(ctx, args, [(floor_client, (address, seeds, c))],
                                          {"server": server.pid})
                 _report_line("floor", c, floor[c])
+        finally:
+            server.terminate()
+            server.join(10)
+        ready = ctx.Queue()
+        server = ctx.Process(target=connection_floor_server, args=(sample_reply, ready),
+                             daemon=True)
+        server.start()
+        try:
+            address = tuple(ready.get(timeout=60))
+            for c in levels:
+                targets = [(erp_load, (address, n, f"C{c}P{p}R"))
+                           for p, n in enumerate(split(c, args.load_procs))]
+                connection[c] = measure_quiet(ctx, args, targets, {"server": server.pid})
+                _report_line("conn", c, connection[c])
         finally:
             server.terminate()
             server.join(10)
@@ -462,6 +557,31 @@ def main() -> None:
             print(f"| {c} | {a['rate']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
                   f"| {a['cpu']['daemon']:.2f} | {a['cpu']['core']:.2f} "
                   f"| {a['rate'] / floor[c]['rate']:.2f} | {a['cpu']['others']:.2f} |")
+    print()
+    print("CPU per request (µs, every process of the run, load generators included) and "
+          "what the floors leave for the rest:")
+    print("| concurrent clients | `up` total | apart: daemon | core server | ledger process "
+          "| ERP load | floor (both ends) | connection floor (server + load) "
+          "| connection floor req/s | bound: floor + connection floor + ledger "
+          "| bound as a share of the floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    cores = os.cpu_count() or 1
+    for c in levels:
+        e, f, k = (cpu_per_request(r[c]) for r in (e2e, floor, connection))
+        row = f"| {c} | {e:.0f} "
+        if c in apart:
+            a = apart[c]
+            per = {name: v / a["rate"] * 1e6 for name, v in
+                   {**a["cpu"], **a["within"]}.items()}
+            ledger = per["ledger"]
+            row += (f"| {per['daemon']:.0f} | {per['core'] - ledger:.0f} | {ledger:.0f} "
+                    f"| {per['load']:.0f} ")
+            bound = cores / ((f + k + ledger) / 1e6)
+            tail = f"| {f + k + ledger:.0f} µs: {bound:,.0f}/s | {bound / floor[c]['rate']:.2f} |"
+        else:
+            row += "| – | – | – | – "
+            tail = "| – | – |"
+        print(row + f"| {f:.0f} | {k:.0f} | {connection[c]['rate']:,.0f} " + tail)
     if 16 in e2e:
         a, b = e2e[16], floor[16]
         verdicts = [
@@ -473,15 +593,31 @@ def main() -> None:
         print()
         for what, met in verdicts:
             print(f"target (up) {what}: {'met' if met else 'MISSED'}")
-    runs = (*e2e.values(), *apart.values(), *floor.values())
+    runs = (*e2e.values(), *apart.values(), *floor.values(), *connection.values())
     if any(r["errors"] for r in runs):
         samples = [s for r in runs for s in r["samples"]][:3]
         print("ERRORS; first replies:", *samples, sep="\n")
         sys.exit(1)
 
 
+def ledger_pid(core_pid: int) -> int:
+    """The core's ledger process (``python -m core_sim.bank_process``)."""
+    for pid in child_pids(core_pid):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"core_sim.bank_process" in f.read():
+                return pid
+    raise RuntimeError(f"core {core_pid} has no ledger process")
+
+
+def cpu_per_request(r: dict) -> float:
+    """µs of CPU per completed request: every watched process and the load generators."""
+    used = sum(v for name, v in r["cpu"].items() if name != "others")
+    return used / r["rate"] * 1e6 if r["rate"] else float("nan")
+
+
 def _report_line(what: str, c: int, r: dict) -> None:
     cpu = ", ".join(f"{name} {v:.2f}" for name, v in r["cpu"].items())
+    cpu += "".join(f" (of which {name} {v:.2f})" for name, v in r["within"].items())
     print(f"{what:>10} C={c:<3} {r['rate']:8,.0f}/s  p50 {r['p50']:7.2f} ms  "
           f"p99 {r['p99']:7.2f} ms  n={r['n']}  errors={r['errors']}  "
           f"CPU cores: {cpu}", flush=True)

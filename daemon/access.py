@@ -19,9 +19,14 @@ class AccessList:
     def check(self, stream, listener: str) -> str | None:
         """The peer's "host:port" if allowed; None (and a log line) if refused."""
         try:
-            host, port = stream.socket.getpeername()[:2]
+            address = stream.socket.getpeername()
         except (OSError, AttributeError):
             return "-"
+        return self.check_address(address, listener)
+
+    def check_address(self, address, listener: str) -> str | None:
+        """:meth:`check` for a peer address as ``accept()`` returns it."""
+        host, port = address[:2]
         if self.allows(host):
             return f"{host}:{port}"
         log.warning("%s: refused connection from %s (not in [bind] allow)", listener, host)

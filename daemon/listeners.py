@@ -2,18 +2,27 @@
 
 Thin trio code: each connection gets a task, reads one request within the
 client timeout (a stalled ERP never holds anyone else up), hands the bytes to
-:class:`daemon.service.ErpService` and writes the reply. The handlers run
-under ``trio.serve_tcp``, which closes each stream when its handler returns,
-so they do not close it themselves (a second close costs a scheduling round).
-Connections from addresses outside the [bind] allow-list are closed at once
-and logged.
+:class:`daemon.service.ErpService` and writes the reply. Connections from
+addresses outside the [bind] allow-list are closed at once and logged.
+
+The raw TCP port is the hot path (one connection per request, as ERPs do),
+so it is served on plain non-blocking sockets with trio's low-level
+``wait_readable``/``wait_writable``: :func:`serve_erp_tcp` takes every
+connection waiting at the door on one wake-up, and a handler reads, writes
+and closes directly, waiting in trio only when the socket is not ready — no
+stream object, option calls or scheduling round per operation. HTTP runs
+under ``trio.serve_tcp`` with h11, which closes each stream when its handler
+returns.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import re
+import socket
+from collections.abc import Awaitable, Callable
 
 import h11
 import trio
@@ -40,9 +49,10 @@ class ErpListeners:
 
     # -- raw TCP, one request per connection ------------------------------------------
 
-    async def handle_tcp(self, stream: trio.SocketStream) -> None:
+    async def handle_tcp(self, conn: socket.socket, address) -> None:
+        """Serve one accepted, non-blocking ERP connection, and close it."""
         try:
-            peer = self.access.check(stream, "erp_tcp")
+            peer = self.access.check_address(address, "erp_tcp")
             if peer is None:
                 return
             decoder = FrameDecoder(max_length=self.service.max_request)
@@ -50,14 +60,13 @@ class ErpListeners:
             with trio.move_on_after(self.client_timeout) as stalled:
                 try:
                     while xml is None:
-                        data = await stream.receive_some(RECEIVE_SIZE)
-                        decoder.receive_data(data)
+                        decoder.receive_data(await _receive(conn))
                         xml = decoder.next_request()
                 except ErpFrameTooLarge as exc:
                     # The header is readable: answer D002 rather than just hang up.
                     log.warning("erp_tcp %s: %s", peer, exc)
                     head, body = error_reply(codes.XML_TOO_LARGE, str(exc), {})
-                    await stream.send_all(frame_reply(render_reply(
+                    await _send_all(conn, frame_reply(render_reply(
                         head, body, encoding=self.service.encoding)))
                     return
                 except ErpFramingError as exc:
@@ -70,9 +79,12 @@ class ErpListeners:
             assert xml is not None
             reply = await self.service.handle(xml, peer)
             with trio.move_on_after(self.client_timeout):
-                await stream.send_all(frame_reply(reply))
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                await _send_all(conn, frame_reply(reply))
+        except OSError as exc:
             log.info("erp_tcp: connection lost: %s", exc)
+        finally:
+            trio.lowlevel.notify_closing(conn)
+            conn.close()
 
     # -- HTTP POST (keep-alive allowed) ------------------------------------------------
 
@@ -151,3 +163,77 @@ class ErpListeners:
         data += conn.send(h11.EndOfMessage())
         with trio.move_on_after(self.client_timeout):
             await stream.send_all(data)
+
+
+# -- the raw TCP door ------------------------------------------------------------------
+
+#: accept() failures that mean "out of resources": wait a little, then accept again
+#: (as trio.serve_listeners does), rather than spin or stop listening.
+_ACCEPT_PAUSE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+ACCEPT_PAUSE = 0.1
+
+
+async def serve_erp_tcp(
+    handler: Callable[[socket.socket, tuple], Awaitable[None]],
+    port: int,
+    *,
+    host: str | None = None,
+    task_status=trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen on ``host:port`` and run ``handler(conn, address)`` per connection.
+
+    Listening sockets are opened as ``trio.serve_tcp`` opens them (every
+    address ``host`` resolves to, SO_REUSEADDR); ``task_status.started()`` gets
+    the list of (non-blocking, stdlib) listening sockets. Runs until cancelled;
+    a connection's task owns its socket and must close it.
+    """
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    sockets = [socket.socket(fileno=listener.socket.detach()) for listener in listeners]
+    try:
+        for sock in sockets:
+            sock.setblocking(False)
+        async with trio.open_nursery() as nursery:
+            for sock in sockets:
+                nursery.start_soon(_accept_loop, sock, handler, nursery)
+            task_status.started(sockets)
+    finally:
+        for sock in sockets:
+            trio.lowlevel.notify_closing(sock)
+            sock.close()
+
+
+async def _accept_loop(listener: socket.socket, handler, nursery: trio.Nursery) -> None:
+    while True:
+        await trio.lowlevel.wait_readable(listener)
+        while True:  # every connection already waiting, on one wake-up
+            try:
+                conn, address = listener.accept()
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno in _ACCEPT_PAUSE_ERRNOS:
+                    log.error("erp_tcp: accept failed (%s); pausing %.1f s", exc, ACCEPT_PAUSE)
+                    await trio.sleep(ACCEPT_PAUSE)
+                # Otherwise a connection that died waiting (ECONNABORTED): next one.
+                break
+            conn.setblocking(False)
+            nursery.start_soon(handler, conn, address)
+
+
+async def _receive(conn: socket.socket) -> bytes:
+    while True:
+        try:
+            return conn.recv(RECEIVE_SIZE)
+        except BlockingIOError:
+            await trio.lowlevel.wait_readable(conn)
+
+
+async def _send_all(conn: socket.socket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            sent = conn.send(view)
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(conn)
+            continue
+        view = view[sent:]

@@ -12,7 +12,7 @@ import trio
 from config.ini import ClientConfig
 from daemon.access import AccessList
 from daemon.core_link import CoreLink
-from daemon.listeners import ErpListeners
+from daemon.listeners import ErpListeners, serve_erp_tcp
 from daemon.service import ErpService
 from protocol.keys import BankPublicKeys, SigningKey
 from protocol.session import ClientSession
@@ -74,22 +74,22 @@ class Daemon:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.link.run)
             tcp = await nursery.start(functools.partial(
-                trio.serve_tcp, self._tracked(self.listeners.handle_tcp), self.erp_port,
+                serve_erp_tcp, self._tracked(self.listeners.handle_tcp), self.erp_port,
                 host=listen))
             http = await nursery.start(functools.partial(
                 trio.serve_tcp, self._tracked(self.listeners.handle_http), self.http_port,
                 host=listen))
-            addresses = DaemonAddresses(tcp[0].socket.getsockname()[:2],
+            addresses = DaemonAddresses(tcp[0].getsockname()[:2],
                                         http[0].socket.getsockname()[:2])
             log.info("daemon listening: erp_tcp=%s:%s erp_http=%s:%s, bank at %s:%s",
                      *addresses.erp_tcp, *addresses.erp_http, self.link.host, self.link.port)
             task_status.started(addresses)
 
     def _tracked(self, handler):
-        async def tracked(stream):
+        async def tracked(*connection):
             self._in_flight += 1
             try:
-                await handler(stream)
+                await handler(*connection)
             except Exception:
                 # No ERP input may take a listener down: a bug costs one connection.
                 log.exception("ERP connection handler failed")
