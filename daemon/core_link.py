@@ -19,12 +19,14 @@ difference matters for money:
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import h11
 import trio
 
+from daemon import sockets
 from protocol.errors import AuthenticationError, ProtocolError, RemoteProtocolError
 from protocol.events import (
     NEED_DATA,
@@ -38,7 +40,10 @@ from protocol.session import ClientSession
 
 log = logging.getLogger("directlink.daemon.link")
 
-RECEIVE_SIZE = 65536
+RECEIVE_SIZE = sockets.RECEIVE_SIZE
+
+#: What a broken connection to the core looks like, whichever step notices it.
+_CONNECTION_ERRORS = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 class LinkError(Exception):
@@ -86,7 +91,7 @@ class CoreLink:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._session: ClientSession | None = None
-        self._stream: trio.abc.Stream | None = None
+        self._sock: socket.socket | None = None
         self._send_lock = trio.Lock()
         self._connected = trio.Event()
         self._wake = trio.Event()
@@ -109,8 +114,7 @@ class CoreLink:
             try:
                 await self._connect_and_serve()
                 delay = self.backoff_initial
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
-                    ProtocolError, LinkError) as exc:
+            except (*_CONNECTION_ERRORS, ProtocolError, LinkError) as exc:
                 reason = exc.reason if isinstance(exc, AuthenticationError) else exc
                 # While shutting down, the bank going away is expected, not news.
                 log.log(logging.INFO if self.closing else logging.WARNING,
@@ -126,18 +130,18 @@ class CoreLink:
 
     async def _connect_and_serve(self) -> None:
         with trio.fail_after(self.connect_timeout):
-            stream = await self._open_stream()
+            sock = sockets.adopt(await self._open_stream())
         session = self.new_session()
         try:
             with trio.fail_after(self.connect_timeout):
                 session.start()
-                await stream.send_all(session.data_to_send())
-                event = await self._next_event(stream, session)
+                await sockets.send_all(sock, session.data_to_send())
+                event = await self._next_event(sock, session)
             if isinstance(event, ErrorMessage):
                 raise LinkError(f"bank refused the session: {event.ret_code} {event.ret_msg}")
             if not isinstance(event, SessionEstablished):
                 raise LinkError(f"unexpected {type(event).__name__} during the handshake")
-            self._session, self._stream = session, stream
+            self._session, self._sock = session, sock
             self.connections += 1
             self._connected.set()
             log.info("core link up: %s:%s (%s, protocol 1.%d)", self.host, self.port,
@@ -146,17 +150,19 @@ class CoreLink:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._heartbeats)
                 try:
-                    await self._read_loop(stream, session)
-                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
-                        ProtocolError, LinkError) as exc:
+                    await self._read_loop(sock, session)
+                except (*_CONNECTION_ERRORS, ProtocolError, LinkError) as exc:
                     failure = exc
+                # From here on a new request is refused as not sent, rather than
+                # handed to a session that can no longer send.
+                self._session = self._sock = None
                 nursery.cancel_scope.cancel()
             if failure is not None:
                 raise failure
         finally:
-            await trio.aclose_forcefully(stream)
+            sockets.close(sock)
 
-    async def _open_stream(self) -> trio.abc.Stream:
+    async def _open_stream(self) -> trio.SocketStream:
         if self.proxy is None:
             return await trio.open_tcp_stream(self.host, self.port)
         stream = await trio.open_tcp_stream(*self.proxy)
@@ -167,22 +173,22 @@ class CoreLink:
             raise
         return stream
 
-    async def _next_event(self, stream, session: ClientSession):
+    async def _next_event(self, sock: socket.socket, session: ClientSession):
         while True:
             event = session.next_event()
             if event is not NEED_DATA:
                 return event
-            data = await stream.receive_some(RECEIVE_SIZE)
+            data = await sockets.receive(sock)
             session.receive_data(data)
             if not data:
                 raise LinkError("core closed the connection")
 
-    async def _read_loop(self, stream, session: ClientSession) -> None:
+    async def _read_loop(self, sock: socket.socket, session: ClientSession) -> None:
         # Three missed heartbeats and the connection is presumed dead.
         silence = 3 * self.heartbeat_interval
         while True:
             with trio.move_on_after(silence) as quiet:
-                data = await stream.receive_some(RECEIVE_SIZE)
+                data = await sockets.receive(sock)
             if quiet.cancelled_caught:
                 raise LinkError(f"no data from the core for {silence:.0f} s")
             session.receive_data(data)
@@ -223,25 +229,36 @@ class CoreLink:
             await trio.sleep(self.heartbeat_interval)
             try:
                 await self._send(Heartbeat())
-            except (NotSent, trio.BrokenResourceError, trio.ClosedResourceError):
+            except (NotSent, *_CONNECTION_ERRORS):
                 return
 
     def _disconnected(self) -> None:
         self._connected = trio.Event()
         self._session = None
-        self._stream = None
+        self._sock = None
         for waiter in self._waiting.values():
             if not waiter.done.is_set():
                 waiter.lost = True
                 waiter.done.set()
 
     async def _send(self, event) -> None:
-        async with self._send_lock:
-            session, stream = self._session, self._stream
-            if session is None or stream is None:
+        await self._lock_for_sending()
+        try:
+            session, sock = self._session, self._sock
+            if session is None or sock is None:
                 raise NotSent("not connected to the core")
             session.send(event)
-            await stream.send_all(session.data_to_send())
+            await sockets.send_all(sock, session.data_to_send())
+        finally:
+            self._send_lock.release()
+
+    async def _lock_for_sending(self) -> None:
+        # Frames must not interleave, so one task sends at a time; when none is
+        # sending (the usual case) this takes the lock without a scheduling round.
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
 
     # -- requests -------------------------------------------------------------------
 
@@ -264,19 +281,21 @@ class CoreLink:
             # lost; it had not been sent then, so it starts afresh on this connection.
             waiter.done, waiter.lost = trio.Event(), False
             sent = False
+            await self._lock_for_sending()
             try:
-                async with self._send_lock:
-                    session, stream = self._session, self._stream
-                    if session is None or stream is None:
-                        raise NotSent("the connection to the core dropped before sending")
-                    session.send(request)  # LocalProtocolError: nothing sent
-                    data = session.data_to_send()
-                    sent = True  # from here on, bytes may have reached the bank
-                    await stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                session, sock = self._session, self._sock
+                if session is None or sock is None:
+                    raise NotSent("the connection to the core dropped before sending")
+                session.send(request)  # LocalProtocolError: nothing sent
+                data = session.data_to_send()
+                sent = True  # from here on, bytes may have reached the bank
+                await sockets.send_all(sock, data)
+            except _CONNECTION_ERRORS as exc:
                 if sent:
                     raise OutcomeUnknown(f"connection lost while sending: {exc}") from None
                 raise NotSent(f"connection lost: {exc}") from None
+            finally:
+                self._send_lock.release()
             with trio.move_on_after(timeout):
                 await waiter.done.wait()
             if waiter.answer is not None:

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 import h11
 import trio
 
+from daemon import sockets
 from daemon.access import AccessList
 from daemon.erp_codec import error_reply
 from daemon.erp_framing import ErpFrameTooLarge, ErpFramingError, FrameDecoder, frame_reply
@@ -36,7 +37,7 @@ from protocol import codes
 
 log = logging.getLogger("directlink.daemon")
 
-RECEIVE_SIZE = 65536
+RECEIVE_SIZE = sockets.RECEIVE_SIZE
 _DECLARED = re.compile(rb'encoding="([A-Za-z0-9-]+)"')
 
 
@@ -60,13 +61,13 @@ class ErpListeners:
             with trio.move_on_after(self.client_timeout) as stalled:
                 try:
                     while xml is None:
-                        decoder.receive_data(await _receive(conn))
+                        decoder.receive_data(await sockets.receive(conn, checkpoint=False))
                         xml = decoder.next_request()
                 except ErpFrameTooLarge as exc:
                     # The header is readable: answer D002 rather than just hang up.
                     log.warning("erp_tcp %s: %s", peer, exc)
                     head, body = error_reply(codes.XML_TOO_LARGE, str(exc), {})
-                    await _send_all(conn, frame_reply(render_reply(
+                    await sockets.send_all(conn, frame_reply(render_reply(
                         head, body, encoding=self.service.encoding)))
                     return
                 except ErpFramingError as exc:
@@ -79,12 +80,11 @@ class ErpListeners:
             assert xml is not None
             reply = await self.service.handle(xml, peer)
             with trio.move_on_after(self.client_timeout):
-                await _send_all(conn, frame_reply(reply))
+                await sockets.send_all(conn, frame_reply(reply))
         except OSError as exc:
             log.info("erp_tcp: connection lost: %s", exc)
         finally:
-            trio.lowlevel.notify_closing(conn)
-            conn.close()
+            sockets.close(conn)
 
     # -- HTTP POST (keep-alive allowed) ------------------------------------------------
 
@@ -188,18 +188,15 @@ async def serve_erp_tcp(
     a connection's task owns its socket and must close it.
     """
     listeners = await trio.open_tcp_listeners(port, host=host)
-    sockets = [socket.socket(fileno=listener.socket.detach()) for listener in listeners]
+    listening = [sockets.adopt(listener) for listener in listeners]
     try:
-        for sock in sockets:
-            sock.setblocking(False)
         async with trio.open_nursery() as nursery:
-            for sock in sockets:
+            for sock in listening:
                 nursery.start_soon(_accept_loop, sock, handler, nursery)
-            task_status.started(sockets)
+            task_status.started(listening)
     finally:
-        for sock in sockets:
-            trio.lowlevel.notify_closing(sock)
-            sock.close()
+        for sock in listening:
+            sockets.close(sock)
 
 
 async def _accept_loop(listener: socket.socket, handler, nursery: trio.Nursery) -> None:
@@ -219,21 +216,3 @@ async def _accept_loop(listener: socket.socket, handler, nursery: trio.Nursery) 
             conn.setblocking(False)
             nursery.start_soon(handler, conn, address)
 
-
-async def _receive(conn: socket.socket) -> bytes:
-    while True:
-        try:
-            return conn.recv(RECEIVE_SIZE)
-        except BlockingIOError:
-            await trio.lowlevel.wait_readable(conn)
-
-
-async def _send_all(conn: socket.socket, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            sent = conn.send(view)
-        except BlockingIOError:
-            await trio.lowlevel.wait_writable(conn)
-            continue
-        view = view[sent:]
