@@ -23,6 +23,14 @@ in the client keep one 210201 request each outstanding on the one connection
 echoes a 210201 Response (stat 1) for each. Same wire fields as the daemon
 sends for the transfer above.
 
+**Connection floor.** One ERP connection per request and nothing else: the
+same load processes against a single-threaded ``selectors`` server that reads
+each framed request and writes back a real framed 210201 reply of the daemon,
+then closes. Added to the floor and to the ledger process's own CPU (measured
+in the apart run), it gives the rate the machine would reach if everything
+else (XML, field checks, tasks, batching, hand-offs between processes, logging)
+cost nothing: the bound printed last.
+
 **Apart.** The end-to-end run again on the same home with ``directlink core
 serve`` and ``directlink daemon serve`` as two processes (skip with
 --no-split): what a second CPU core buys when the core has its own process.
@@ -34,8 +42,9 @@ test, of the load generators and of everything else on the machine
 quietest run is kept. Every request of every run has its own req_no: a
 repeated one would only be answered from the bank's record.
 
-Prints the machine, a markdown table (transfers/s, p50, p99 per C, the floor,
-and the ratio end-to-end / floor) and the targets.
+Prints the machine, markdown tables (transfers/s, p50, p99 per C, the floor,
+the ratio end-to-end / floor; CPU per request of every part and the bound)
+and the targets.
 """
 
 from __future__ import annotations

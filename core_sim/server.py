@@ -80,6 +80,7 @@ class _Connection:
         self.wake = trio.Event()  # the writer has something to send
         self.closing = False
         self.broken = False
+        self.gone = False  # its handler has ended: nothing more will be written
 
     def kick(self) -> None:
         self.wake.set()
@@ -227,6 +228,12 @@ class CoreServer:
     def _answer(self, pending: _Pending, reply: Reply | None) -> None:
         """Put the reply to one request in its session's buffer (the writer sends it)."""
         conn, request = pending.conn, pending.event
+        if conn.gone:
+            # Its handler failed while this request executed: no writer is left to
+            # send the reply, so it counts as done here, or drain() would wait for it.
+            conn.in_flight -= 1
+            self._done(1)
+            return
         try:
             _queue_reply(conn.session, request, reply)
         except Exception:
@@ -280,6 +287,10 @@ class CoreServer:
             # No input may take the server down: a bug here costs one connection.
             log.exception("%s: connection handler failed", conn.peer)
         finally:
+            conn.gone = True
+            # Replies queued but never written (the writer was cancelled) are done too.
+            unsent, conn.unsent = conn.unsent, 0
+            self._done(unsent)
             await trio.aclose_forcefully(stream)
 
     async def _writer(self, conn: _Connection) -> None:
@@ -289,19 +300,27 @@ class CoreServer:
             conn.wake = trio.Event()
             data = conn.session.data_to_send()
             replies, conn.unsent = conn.unsent, 0
-            if data and not conn.broken:
-                try:
-                    await conn.stream.send_all(data)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    conn.broken = True
-                    log.warning("%s: connection lost before replies could be sent", conn.peer)
-            for _ in range(replies):
-                conn.slots.release()
-            self._in_flight -= replies
-            if self._in_flight == 0:
-                self._idle.set()
+            try:
+                if data and not conn.broken:
+                    try:
+                        await conn.stream.send_all(data)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        conn.broken = True
+                        log.warning("%s: connection lost before replies could be sent",
+                                    conn.peer)
+            finally:
+                # Written, lost with the peer, or cancelled mid-write: done either way.
+                for _ in range(replies):
+                    conn.slots.release()
+                self._done(replies)
             if conn.closing and not conn.wake.is_set():
                 return
+
+    def _done(self, requests: int) -> None:
+        """``requests`` have been answered (or can never be): they no longer hold up drain()."""
+        self._in_flight -= requests
+        if self._in_flight == 0:
+            self._idle.set()
 
     async def _receive_loop(self, conn: _Connection) -> None:
         session = conn.session
