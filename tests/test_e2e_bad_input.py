@@ -29,6 +29,7 @@ from tests.erp_client import (
     ACNO_OTHER_CORP,
     ErpClient,
     Running,
+    frame,
     parse_reply,
     payment_body,
     read_until_eof,
@@ -327,3 +328,40 @@ def test_concurrent_transfers_conserve_money(system: Running) -> None:
     assert all(reply.ok and reply.body["stat"] == "1" for reply in replies)
     assert erp.balance(ACNO_1) == payer - count * Decimal("0.01")
     assert erp.balance(ACNO_1) + erp.balance(ACNO_2) == before
+
+
+# -- [bind] allow ------------------------------------------------------------------------
+
+def _from_stranger(address: tuple[str, int], data: bytes) -> bytes:
+    """Connect from 127.0.0.2 (loopback, but not in the default allow-list), send, read."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.bind(("127.0.0.2", 0))
+        sock.connect(address)
+        try:
+            sock.sendall(data)
+            return read_until_eof(sock)
+        except ConnectionResetError:
+            return b""
+
+
+@pytest.mark.parametrize("listener", ["erp_tcp", "erp_http"])
+def test_a_source_address_outside_bind_allow_is_refused_and_logged(system: Running,
+                                                                   listener: str) -> None:
+    xml = request_xml("310101", {"acno": ACNO_1}, req_no=unique_req_no("B"))
+    if listener == "erp_tcp":
+        request = frame(xml)
+    else:
+        request = (b"POST / HTTP/1.1\r\nHost: bank\r\nContent-Type: text/xml\r\n"
+                   b"Content-Length: " + str(len(xml)).encode() + b"\r\n\r\n" + xml)
+    log = system.home / "log" / "directlink.log"
+    # The default allow-list is 127.0.0.1 alone: 127.0.0.2 gets no reply at all.
+    assert _from_stranger(system.addresses[listener], request) == b""
+    deadline = time.monotonic() + 10
+    line = f"{listener}: refused connection from 127.0.0.2 (not in [bind] allow)"
+    while line not in log.read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline, f"no log line {line!r}"
+        time.sleep(0.05)
+    # Everyone else is served as before.
+    assert system.client("tcp" if listener == "erp_tcp" else "http").send(
+        "310101", {"acno": ACNO_1}, req_no=unique_req_no("B")).ok
