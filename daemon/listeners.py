@@ -215,4 +215,3 @@ async def _accept_loop(listener: socket.socket, handler, nursery: trio.Nursery) 
                 break
             conn.setblocking(False)
             nursery.start_soon(handler, conn, address)
-
