@@ -35,6 +35,14 @@ cost nothing: the bound printed last.
 serve`` and ``directlink daemon serve`` as two processes (skip with
 --no-split): what a second CPU core buys when the core has its own process.
 
+The machine's speed drifts (a shared virtual machine: the floor alone can
+differ by a quarter between runs minutes apart), so the ratio is measured in
+rounds: for each C, --rounds times, the end-to-end run and the floor one
+right after the other, both servers running throughout. Each level is
+reported by its median round, with every round's ratio beside it; each
+apart run is followed by a floor run of its own. The connection floor runs
+last, as its connection rate leaves the kernel full of TIME_WAIT entries.
+
 Each measurement also reports the CPU time (in cores) of the processes under
 test, of the load generators and of everything else on the machine
 ("others", from /proc/stat); a measurement disturbed by other processes
@@ -431,19 +439,6 @@ def measure_quiet(ctx, args, targets: list[tuple], watch: dict[str, int],
     return best
 
 
-def run_e2e(ctx, args, levels: list[int], label: str, erp_tcp, watch: dict[str, int],
-            results: dict[int, dict], within: dict[str, int] | None = None) -> int:
-    """Measure every level against one running daemon; returns the successful transfers."""
-    ok_total = 0
-    for c in levels:
-        targets = [(erp_load, (erp_tcp, n, f"{label[0].upper()}{c}P{p}R"))
-                   for p, n in enumerate(split(c, args.load_procs))]
-        results[c] = measure_quiet(ctx, args, targets, watch, within)
-        ok_total += results[c]["ok_all"]
-        _report_line(label, c, results[c])
-    return ok_total
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
@@ -460,6 +455,9 @@ def main() -> None:
                              "than this (cores)")
     parser.add_argument("--attempts", type=int, default=3,
                         help="at most this many runs per measurement; the quietest is kept")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds per level: end to end and floor measured one right "
+                             "after the other, this many times")
     parser.add_argument("--keep-home", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -473,11 +471,16 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="directlink-bench-"))
     home = workdir / "home"
-    e2e: dict[int, dict] = {}
-    apart: dict[int, dict] = {}
-    floor: dict[int, dict] = {}
+    # Per level, one entry per round: the end-to-end and floor measurements taken one
+    # right after the other.
+    rounds: dict[int, list[tuple[dict, dict]]] = {c: [] for c in levels}
     connection: dict[int, dict] = {}
+    apart: dict[int, tuple[dict, dict]] = {}
+    servers: list = []
     try:
+        seeds = {"sign": secrets.token_bytes(32), "kem": secrets.token_bytes(32),
+                 "client": secrets.token_bytes(32)}
+        floor_address = start_server(ctx, servers, floor_server, seeds)
         with running_up(home) as system:
             erp = ErpClient(system.erp_tcp, system.erp_http)
             payer_before = erp.balance(ACNO_1)
@@ -486,8 +489,21 @@ def main() -> None:
             sample_reply = send_raw(system.erp_tcp, frame(request_xml(
                 "210201", transfer_body(AMOUNT), req_no=f"S{time.time_ns() % 10**12}")))
             assert OK_MARK in sample_reply, sample_reply
-            ok_total = 1 + run_e2e(ctx, args, levels, "up", system.erp_tcp,
-                               {"up": system.proc.pid}, e2e)
+            ok_total = 1
+            for c in levels:
+                for r in range(1, args.rounds + 1):
+                    label = f"R{r}C{c}"
+                    e = measure_quiet(ctx, args, erp_targets(args, system.erp_tcp, c,
+                                                             "U" + label),
+                                      {"up": system.proc.pid})
+                    ok_total += e["ok_all"]
+                    _report_line("up", c, e)
+                    f = measure_quiet(ctx, args, [(floor_client, (floor_address, seeds, c))],
+                                      {"server": servers[0].pid})
+                    _report_line("floor", c, f)
+                    rounds[c].append((e, f))
+                    print(f"{'':>10} round {r}: e2e / floor {e['rate'] / f['rate']:.2f}",
+                          flush=True)
         if not args.no_split:
             with running(["core", "serve", "--home", str(home), "--port", "0"], home,
                          log_name="core") as core, \
@@ -496,9 +512,17 @@ def main() -> None:
                          log_name="daemon") as daemon:
                 erp = ErpClient(daemon.erp_tcp, daemon.erp_http)
                 erp.balance(ACNO_1)  # the daemon is connected
-                ok_total += run_e2e(ctx, args, levels, "apart", daemon.erp_tcp,
-                                    {"daemon": daemon.proc.pid, "core": core.proc.pid},
-                                    apart, within={"ledger": ledger_pid(core.proc.pid)})
+                for c in levels:
+                    a = measure_quiet(ctx, args, erp_targets(args, daemon.erp_tcp, c,
+                                                             f"A{c}"),
+                                      {"daemon": daemon.proc.pid, "core": core.proc.pid},
+                                      within={"ledger": ledger_pid(core.proc.pid)})
+                    ok_total += a["ok_all"]
+                    _report_line("apart", c, a)
+                    f = measure_quiet(ctx, args, [(floor_client, (floor_address, seeds, c))],
+                                      {"server": servers[0].pid})
+                    _report_line("floor", c, f)
+                    apart[c] = (a, f)
                 moved = payer_before - erp.balance(ACNO_1)
                 gained = erp.balance(ACNO_2) - payee_before
         else:
@@ -511,61 +535,53 @@ def main() -> None:
         check = cli("core", "check", "--home", str(home), check=False)
         print(f"core check: exit {check.returncode}: {check.stdout.strip().splitlines()[-1]}")
         assert check.returncode == 0
-
-        seeds = {"sign": secrets.token_bytes(32), "kem": secrets.token_bytes(32),
-                 "client": secrets.token_bytes(32)}
-        ready = ctx.Queue()
-        server = ctx.Process(target=floor_server, args=(seeds, ready), daemon=True)
-        server.start()
-        try:
-            address = tuple(ready.get(timeout=60))
-            for c in levels:
-                floor[c] = measure_quiet(ctx, args, [(floor_client, (address, seeds, c))],
-                                         {"server": server.pid})
-                _report_line("floor", c, floor[c])
-        finally:
-            server.terminate()
-            server.join(10)
-        ready = ctx.Queue()
-        server = ctx.Process(target=connection_floor_server, args=(sample_reply, ready),
-                             daemon=True)
-        server.start()
-        try:
-            address = tuple(ready.get(timeout=60))
-            for c in levels:
-                targets = [(erp_load, (address, n, f"C{c}P{p}R"))
-                           for p, n in enumerate(split(c, args.load_procs))]
-                connection[c] = measure_quiet(ctx, args, targets, {"server": server.pid})
-                _report_line("conn", c, connection[c])
-        finally:
-            server.terminate()
-            server.join(10)
+        # Last: at ~13,000 connections a second it leaves tens of thousands of
+        # TIME_WAIT entries, which would disturb the runs after it.
+        connection_address = start_server(ctx, servers, connection_floor_server,
+                                          sample_reply)
+        for c in levels:
+            connection[c] = measure_quiet(ctx, args, erp_targets(args, connection_address,
+                                                                 c, f"K{c}"),
+                                          {"server": servers[1].pid})
+            _report_line("conn", c, connection[c])
     finally:
+        for server in servers:
+            server.terminate()
+            server.join(10)
         if args.keep_home:
             print(f"home kept: {home}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    # Each level is reported by its median round (by e2e / floor), with the range.
+    chosen = {c: median_round(rounds[c]) for c in levels}
+    e2e = {c: chosen[c][0] for c in levels}
+    floor = {c: chosen[c][1] for c in levels}
     print()
+    print(f"Each row: the median of {args.rounds} round(s) by e2e / floor; every round "
+          "measured end to end and floor one right after the other.")
     print("| concurrent ERP clients | transfers/s | p50 ms | p99 ms | `up` CPU (cores) "
-          "| floor req/s | floor p50 ms | floor p99 ms | e2e / floor | other load (cores) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| floor req/s | floor p50 ms | floor p99 ms | e2e / floor | e2e / floor, all rounds "
+          "| other load (cores) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for c in levels:
         a, b = e2e[c], floor[c]
+        every = ", ".join(f"{e['rate'] / f['rate']:.2f}" for e, f in rounds[c])
         print(f"| {c} | {a['rate']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
               f"| {a['cpu']['up']:.2f} | {b['rate']:,.0f} | {b['p50']:.2f} | {b['p99']:.2f} "
-              f"| {a['rate'] / b['rate']:.2f} "
+              f"| {a['rate'] / b['rate']:.2f} | {every} "
               f"| {a['cpu']['others']:.2f} / {b['cpu']['others']:.2f} |")
     if apart:
         print()
         print("| concurrent ERP clients | transfers/s | p50 ms | p99 ms "
-              "| daemon CPU | core CPU | e2e / floor | other load (cores) |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| daemon CPU | core CPU | floor req/s (next window) | e2e / floor "
+              "| other load (cores) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for c in levels:
-            a = apart[c]
+            a, f = apart[c]
             print(f"| {c} | {a['rate']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
-                  f"| {a['cpu']['daemon']:.2f} | {a['cpu']['core']:.2f} "
-                  f"| {a['rate'] / floor[c]['rate']:.2f} | {a['cpu']['others']:.2f} |")
+                  f"| {a['cpu']['daemon']:.2f} | {a['cpu']['core']:.2f} | {f['rate']:,.0f} "
+                  f"| {a['rate'] / f['rate']:.2f} | {a['cpu']['others']:.2f} |")
     print()
     print("CPU per request (µs, every process of the run, load generators included) and "
           "what the floors leave for the rest:")
@@ -579,7 +595,7 @@ def main() -> None:
         e, f, k = (cpu_per_request(r[c]) for r in (e2e, floor, connection))
         row = f"| {c} | {e:.0f} "
         if c in apart:
-            a = apart[c]
+            a = apart[c][0]
             per = {name: v / a["rate"] * 1e6 for name, v in
                    {**a["cpu"], **a["within"]}.items()}
             ledger = per["ledger"]
@@ -602,11 +618,33 @@ def main() -> None:
         print()
         for what, met in verdicts:
             print(f"target (up) {what}: {'met' if met else 'MISSED'}")
-    runs = (*e2e.values(), *apart.values(), *floor.values(), *connection.values())
+    runs = [r for c in levels for pair in rounds[c] for r in pair]
+    runs += [r for pair in apart.values() for r in pair] + list(connection.values())
     if any(r["errors"] for r in runs):
         samples = [s for r in runs for s in r["samples"]][:3]
         print("ERRORS; first replies:", *samples, sep="\n")
         sys.exit(1)
+
+
+def start_server(ctx, servers: list, target, *args) -> tuple[str, int]:
+    """Start a floor server process (kept in ``servers``); return its address."""
+    ready = ctx.Queue()
+    server = ctx.Process(target=target, args=(*args, ready), daemon=True)
+    server.start()
+    servers.append(server)
+    return tuple(ready.get(timeout=60))
+
+
+def erp_targets(args, address, c: int, label: str) -> list[tuple]:
+    """The load processes for ``c`` ERP clients against ``address``."""
+    return [(erp_load, (address, n, f"{label}P{p}R"))
+            for p, n in enumerate(split(c, args.load_procs))]
+
+
+def median_round(rounds: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """The round whose e2e / floor ratio is the median (the lower one of an even count)."""
+    ordered = sorted(rounds, key=lambda r: r[0]["rate"] / r[1]["rate"])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def ledger_pid(core_pid: int) -> int:
