@@ -604,7 +604,7 @@ def main() -> None:
             bound = cores / ((f + k + ledger) / 1e6)
             tail = f"| {f + k + ledger:.0f} µs: {bound:,.0f}/s | {bound / floor[c]['rate']:.2f} |"
             used = sum(v for name, v in floor[c]["cpu"].items() if name != "others")
-            if used < 0.9 * cores:
+            if used < 0.8 * cores:
                 # Waiting, not CPU, limits the floor here: a CPU bound says nothing.
                 tail = "| – (the floor is not CPU-bound at this level) | – |"
         else:
