@@ -59,8 +59,8 @@ def _stat(pid: int) -> tuple[int, float]:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its live descendants (`up` runs the core as a child)."""
+def _processes() -> dict[int, tuple[int, float]]:
+    """(parent pid, CPU seconds) of every live process, from /proc."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -68,6 +68,12 @@ def cpu_seconds(pid: int) -> float:
                 stats[int(entry)] = _stat(int(entry))
             except (OSError, ValueError, IndexError):
                 continue  # gone meanwhile
+    return stats
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live descendants (`up` runs the core as a child)."""
+    stats = _processes()
     children: dict[int, list[int]] = {}
     for child, (parent, _) in stats.items():
         children.setdefault(parent, []).append(child)
@@ -81,12 +87,4 @@ def cpu_seconds(pid: int) -> float:
 
 def child_pids(pid: int) -> list[int]:
     """The live children of a process."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if _stat(int(entry))[0] == pid:
-                    found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
+    return [child for child, (parent, _) in _processes().items() if parent == pid]
