@@ -134,6 +134,7 @@ def erp_load(address: tuple[str, int], clients: int, prefix: str, go, times, res
     sel = selectors.DefaultSelector()
     clock, mono = time.perf_counter, time.monotonic
     counters = [0] * clients
+    due: list[int] = []  # clients whose next request starts on the loop's next turn
     start, end = wait_window(go, times)
 
     def begin(index: int) -> None:
@@ -165,11 +166,16 @@ def erp_load(address: tuple[str, int], clients: int, prefix: str, go, times, res
         if state["began"] >= start and state["began"] + elapsed <= end:
             latencies.append(elapsed)
         if mono() < end:
-            begin(state["index"])
+            # Started from the loop, not from here: a connect that fails at once
+            # (nothing listening) must not recurse until the window ends.
+            due.append(state["index"])
 
-    for index in range(clients):
-        begin(index)
-    while sel.get_map():
+    due.extend(range(clients))
+    while due or sel.get_map():
+        while due:
+            begin(due.pop())
+        if not sel.get_map():
+            continue
         for key, _ in sel.select(timeout=60):
             sock, state = key.fileobj, key.data
             try:
