@@ -57,34 +57,44 @@ class ErpListeners:
             if peer is None:
                 return
             decoder = FrameDecoder(max_length=self.service.max_request)
-            xml: bytes | None = None
-            with trio.move_on_after(self.client_timeout) as stalled:
-                try:
-                    while xml is None:
-                        decoder.receive_data(await sockets.receive(conn, checkpoint=False))
-                        xml = decoder.next_request()
-                except ErpFrameTooLarge as exc:
-                    # The header is readable: answer D002 rather than just hang up.
-                    log.warning("erp_tcp %s: %s", peer, exc)
-                    head, body = error_reply(codes.XML_TOO_LARGE, str(exc), {})
-                    await sockets.send_all(conn, frame_reply(render_reply(
-                        head, body, encoding=self.service.encoding)))
-                    return
-                except ErpFramingError as exc:
-                    log.warning("erp_tcp %s: broken framing, closing: %s", peer, exc)
-                    return
-            if stalled.cancelled_caught:
-                log.warning("erp_tcp %s: no complete request within %.0f s, closing", peer,
-                            self.client_timeout)
+            try:
+                # An ERP writes its request right after connecting, so it is usually
+                # here already; the client timeout is armed only if we must wait.
+                xml = _request_now(conn, decoder)
+                if xml is None:
+                    with trio.move_on_after(self.client_timeout) as stalled:
+                        while xml is None:
+                            decoder.receive_data(
+                                await sockets.receive(conn, checkpoint=False))
+                            xml = decoder.next_request()
+                    if stalled.cancelled_caught:
+                        log.warning("erp_tcp %s: no complete request within %.0f s, "
+                                    "closing", peer, self.client_timeout)
+                        return
+            except ErpFrameTooLarge as exc:
+                # The header is readable: answer D002 rather than just hang up.
+                log.warning("erp_tcp %s: %s", peer, exc)
+                head, body = error_reply(codes.XML_TOO_LARGE, str(exc), {})
+                await self._reply_tcp(conn, render_reply(head, body,
+                                                         encoding=self.service.encoding))
                 return
-            assert xml is not None
-            reply = await self.service.handle(xml, peer)
-            with trio.move_on_after(self.client_timeout):
-                await sockets.send_all(conn, frame_reply(reply))
+            except ErpFramingError as exc:
+                log.warning("erp_tcp %s: broken framing, closing: %s", peer, exc)
+                return
+            await self._reply_tcp(conn, await self.service.handle(xml, peer))
         except OSError as exc:
             log.info("erp_tcp: connection lost: %s", exc)
         finally:
-            sockets.close(conn)
+            # This task is the socket's only user and is not waiting on it now, so
+            # there is no one for trio to wake: a plain close is enough.
+            conn.close()
+
+    async def _reply_tcp(self, conn: socket.socket, xml: bytes) -> None:
+        data = frame_reply(xml)
+        sent = sockets.send_now(conn, data)
+        if sent < len(data):  # the ERP reads slowly: it gets the client timeout
+            with trio.move_on_after(self.client_timeout):
+                await sockets.send_all(conn, memoryview(data)[sent:])
 
     # -- HTTP POST (keep-alive allowed) ------------------------------------------------
 
@@ -163,6 +173,16 @@ class ErpListeners:
         data += conn.send(h11.EndOfMessage())
         with trio.move_on_after(self.client_timeout):
             await stream.send_all(data)
+
+
+def _request_now(conn: socket.socket, decoder: FrameDecoder) -> bytes | None:
+    """The request, if all of it has arrived already; None to wait for the rest."""
+    try:
+        data = conn.recv(RECEIVE_SIZE)
+    except BlockingIOError:
+        return None
+    decoder.receive_data(data)
+    return decoder.next_request()
 
 
 # -- the raw TCP door ------------------------------------------------------------------
