@@ -31,20 +31,24 @@ STAT_BY_STATUS = {"processing": "0", "success": "1", "failed": "2", "suspicious"
 STAT_NO_SUCH_RECORD = "4"
 
 
+# Digests and replies are stored, and a retry is compared with what was stored:
+# these encodings must never change by a byte. The encoders are built once
+# (json.dumps with options builds a new one per call); ``encode`` of an encoder
+# built with these options is exactly what json.dumps with them returns.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
+_REPLY = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def digest(tr_code: str, fields: Mapping[str, object]) -> bytes:
     """SHA-256 of a canonical encoding of the transaction code and its fields."""
     body = {key: value for key, value in fields.items() if value not in ("", None)}
-    canonical = json.dumps(
-        [tr_code, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).digest()
+    return hashlib.sha256(_CANONICAL([tr_code, body]).encode("utf-8")).digest()
 
 
 def encode_reply(reply: Reply) -> str:
-    return json.dumps(
-        [reply.ret_code, reply.ret_msg, reply.serial_no, reply.fields],
-        separators=(",", ":"), ensure_ascii=False,
-    )
+    return _REPLY([reply.ret_code, reply.ret_msg, reply.serial_no, reply.fields])
 
 
 def decode_reply(text: str) -> Reply:

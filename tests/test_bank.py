@@ -413,6 +413,29 @@ def test_unexpected_failure_rolls_back_only_its_request(bank, db, monkeypatch):
     assert bank.execute(transfer("F2", 13)).ok
 
 
+def test_digests_and_stored_replies_keep_their_bytes():
+    # Stored in every database: a retry of an old request must still match.
+    from decimal import Decimal
+
+    from core_sim import instructions
+
+    fields = {
+        "pay_acno": "310066726018010000001", "pay_acname": "Demo Insurance Co., Ltd.",
+        "rcv_bank_name": "", "rcv_acno": "310066726018010000002",
+        "rcv_acname": "上海某某贸易有限公司", "rcv_exg_code": "", "rcv_bank_no": None,
+        "cur_code": "CNY", "amt": 123456, "cert_no": "V1", "summary": '货款 "q" \\ \n',
+        "bank_flag": "0", "area_flag": "0", "zero": 0, "odd": Decimal("1.50"),
+        "day": date(2026, 11, 24),
+    }
+    assert instructions.digest("210201", fields).hex() == (
+        "d1b77003218232577efcd549fb5e2e2bd69b12d8962ce09ee1057a5000c37c43")
+    assert instructions.encode_reply(
+        Reply("0000", "transfer completed", "2026112400000001", {"stat": "1"})
+    ) == '["0000","transfer completed","2026112400000001",{"stat":"1"}]'
+    refusal = Reply("E015", "收款人户名不符")
+    assert instructions.encode_reply(refusal) == '["E015","收款人户名不符","",{}]'
+
+
 def test_replies_are_durable_when_execute_batch_returns(bank, db):
     replies = bank.execute_batch([transfer("P1", 1_000), payment("P2", 2_000)])
     # A separate connection (as after kill -9 and restart) sees both.
