@@ -97,6 +97,11 @@ def parse_ymd(text: str) -> date:
     return datetime.strptime(text, "%Y%m%d").date()
 
 
+def _hhmmss(now: datetime) -> str:
+    """``now.strftime("%H%M%S")``, without strftime's cost."""
+    return f"{now.hour:02d}{now.minute:02d}{now.second:02d}"
+
+
 class Ledger:
     """The books of one bank, over an open connection used by one thread at a time."""
 
@@ -111,7 +116,9 @@ class Ledger:
         self._biz = meta["business_date"]
         self._serial_seq = int(meta["serial_seq"])
         self._clearing_run_no = int(meta["clearing_run_no"])
-        self._dirty = False
+        # The counters as they are in ``meta`` now; flush() writes what differs.
+        self._stored_serial_seq = self._serial_seq
+        self._stored_clearing_run_no = self._clearing_run_no
         self._internal_ids: dict[str, int] = {}
         self._enterprises: dict[str, EnterpriseRow] = {}
         self._operators: set[tuple[str, str]] = set()
@@ -171,27 +178,31 @@ class Ledger:
         self.conn.execute(
             "UPDATE meta SET value = ? WHERE key = 'business_date'", (self._biz,)
         )
-        self._dirty = True
 
     def next_serial(self) -> str:
         self._serial_seq += 1
-        self._dirty = True
         return f"{self._biz}{self._serial_seq:08d}"
 
     def next_clearing_run_no(self) -> int:
         self._clearing_run_no += 1
-        self._dirty = True
         return self._clearing_run_no
 
     def flush(self) -> None:
         """Persist the counters; call inside the transaction about to commit."""
-        if self._dirty:
+        serial_changed = self._serial_seq != self._stored_serial_seq
+        run_no_changed = self._clearing_run_no != self._stored_clearing_run_no
+        if serial_changed and not run_no_changed:  # the usual case: transfers only
+            self.conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'serial_seq'", (str(self._serial_seq),)
+            )
+        elif serial_changed or run_no_changed:
             self.conn.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
                 [(str(self._serial_seq), "serial_seq"),
                  (str(self._clearing_run_no), "clearing_run_no")],
             )
-            self._dirty = False
+        self._stored_serial_seq = self._serial_seq
+        self._stored_clearing_run_no = self._clearing_run_no
 
     def reload_counters(self) -> None:
         """Read the business date and counters from disk (at the start of a transaction).
@@ -199,14 +210,13 @@ class Ledger:
         The writer lock taken by BEGIN IMMEDIATE makes the values read here the
         ones this transaction owns, whoever wrote them last.
         """
-        meta = dict(self.conn.execute(
-            "SELECT key, value FROM meta WHERE key IN "
-            "('business_date', 'serial_seq', 'clearing_run_no')"))
-        self._business_date = parse_ymd(meta["business_date"])
-        self._biz = meta["business_date"]
-        self._serial_seq = int(meta["serial_seq"])
-        self._clearing_run_no = int(meta["clearing_run_no"])
-        self._dirty = False
+        meta = dict(self.conn.execute("SELECT key, value FROM meta"))  # a handful of rows
+        biz = meta["business_date"]
+        if biz != self._biz:  # parse only a date that changed
+            self._business_date = parse_ymd(biz)
+            self._biz = biz
+        self._serial_seq = self._stored_serial_seq = int(meta["serial_seq"])
+        self._clearing_run_no = self._stored_clearing_run_no = int(meta["clearing_run_no"])
 
     def forget_cached(self) -> None:
         """After a rolled-back transaction: forget what it did to the in-memory state.
@@ -288,7 +298,7 @@ class Ledger:
         entry_id = conn.execute(
             "INSERT INTO entries (serial_no, kind, biz_date, created_at, tr_time, summary,"
             " instruction_id, clearing_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (serial_no, kind, self._biz, now.isoformat(), now.strftime("%H%M%S"), summary,
+            (serial_no, kind, self._biz, now.isoformat(), _hhmmss(now), summary,
              instruction_id, clearing_run_id),
         ).lastrowid
         for leg in legs:

@@ -413,6 +413,28 @@ def test_unexpected_failure_rolls_back_only_its_request(bank, db, monkeypatch):
     assert bank.execute(transfer("F2", 13)).ok
 
 
+def test_a_business_date_another_writer_moved_is_picked_up(bank, db, clock):
+    assert bank.execute(transfer("Y1", 1)).serial_no.startswith("20261124")
+    other = Bank.open(db, clock=clock)
+    try:
+        other.end_of_day()
+    finally:
+        other.close()
+    assert bank.execute(transfer("Y2", 1)).serial_no == "2026112500000001"
+    assert bank.business_date == date(2026, 11, 25)
+
+
+def test_clearing_run_numbers_survive_runs_that_draw_no_serial(bank, db, clock):
+    first = bank.run_clearing()
+    other = Bank.open(db, clock=clock)
+    try:
+        assert other.run_clearing().run_no == first.run_no + 1
+    finally:
+        other.close()
+    assert bank.run_clearing().run_no == first.run_no + 2
+    assert bank.execute(transfer("Z1", 1)).serial_no == "2026112400000007"
+
+
 def test_digests_and_stored_replies_keep_their_bytes():
     # Stored in every database: a retry of an old request must still match.
     from decimal import Decimal
