@@ -34,6 +34,7 @@ a committed serial is never handed out again, whichever process wrote last.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +101,23 @@ def parse_ymd(text: str) -> date:
 def _hhmmss(now: datetime) -> str:
     """``now.strftime("%H%M%S")``, without strftime's cost."""
     return f"{now.hour:02d}{now.minute:02d}{now.second:02d}"
+
+
+@functools.cache
+def _posting_statements(legs: int) -> tuple[str, str]:
+    """(UPDATE of the balances, INSERT of the postings) for ``legs`` distinct accounts.
+
+    The text is the same for the same number of legs, so SQLite's statement
+    cache prepares each once.
+    """
+    cases = " ".join(["WHEN ? THEN ?"] * legs)
+    ids = ", ".join(["?"] * legs)
+    update = (f"UPDATE accounts SET balance = balance + CASE id {cases} END"
+              f" WHERE id IN ({ids}) RETURNING id, balance")
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * legs)
+    insert = ("INSERT INTO postings (entry_id, account_id, side, amount, balance_after,"
+              f" biz_date, opp_acno, opp_acname) VALUES {values}")
+    return update, insert
 
 
 class Ledger:
@@ -240,6 +258,19 @@ class Ledger:
             return None
         return AccountRow(*row)
 
+    def customer_account_pair(self, first: str, second: str
+                              ) -> tuple[AccountRow | None, AccountRow | None]:
+        """:meth:`customer_account` of two account numbers, in one statement."""
+        found = {
+            row[2]: AccountRow(*row)
+            for row in self.conn.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE bank_no = ? AND acno IN (?, ?)"
+                " AND kind = 'customer'",
+                (self.bank_no, first, second),
+            )
+        }
+        return found.get(first), found.get(second)
+
     def customer_accounts_of(self, corp_no: str) -> list[AccountRow]:
         rows = self.conn.execute(
             f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE corp_no = ? ORDER BY id", (corp_no,)
@@ -301,20 +332,36 @@ class Ledger:
             (serial_no, kind, self._biz, now.isoformat(), _hhmmss(now), summary,
              instruction_id, clearing_run_id),
         ).lastrowid
-        for leg in legs:
-            delta = leg.amount if leg.side == "C" else -leg.amount
-            # fetchall() runs the statement to completion so it holds nothing open.
-            ((balance_after,),) = conn.execute(
-                "UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance",
-                (delta, leg.account_id),
-            ).fetchall()
-            conn.execute(
-                "INSERT INTO postings (entry_id, account_id, side, amount, balance_after,"
-                " biz_date, opp_acno, opp_acname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, leg.account_id, leg.side, leg.amount, balance_after, self._biz,
-                 leg.opp_acno, leg.opp_acname),
-            )
+        ids = [leg.account_id for leg in legs]
+        if len(set(ids)) < len(ids):  # an account twice: one posting after the other
+            for leg in legs:
+                self._post_legs((leg,), entry_id)
+        else:
+            self._post_legs(legs, entry_id)
         return entry_id
+
+    def _post_legs(self, legs: Sequence[Leg], entry_id: int) -> None:
+        """Move the balances of ``legs`` (distinct accounts) and write their postings.
+
+        One UPDATE for all the accounts and one INSERT for all the postings, in
+        the order of ``legs``; each posting's ``balance_after`` is its account's
+        balance after that UPDATE.
+        """
+        update, insert = _posting_statements(len(legs))
+        params: list[object] = []
+        for leg in legs:
+            params += (leg.account_id, leg.amount if leg.side == "C" else -leg.amount)
+        params += (leg.account_id for leg in legs)
+        # fetchall() runs the statement to completion so it holds nothing open.
+        balance_after = dict(self.conn.execute(update, params).fetchall())
+        if len(balance_after) != len(legs):
+            missing = [leg.account_id for leg in legs if leg.account_id not in balance_after]
+            raise LedgerError(f"posting to accounts that do not exist: {missing}")
+        rows: list[object] = []
+        for leg in legs:
+            rows += (entry_id, leg.account_id, leg.side, leg.amount,
+                     balance_after[leg.account_id], self._biz, leg.opp_acno, leg.opp_acname)
+        self.conn.execute(insert, rows)
 
     # -- daily limits -------------------------------------------------------------------
 

@@ -150,8 +150,9 @@ def _plan_same_bank(ledger: Ledger, request: Request) -> _Plan:
     if rcv_bank_no and rcv_bank_no != ledger.bank_no:
         raise Refused(codes.WRONG_BANK,
                       f"rcv_bank_no {rcv_bank_no} is not this bank; use bank_flag=1")
-    payer = _payer(ledger, request, pay_acno, cur_code)
-    payee = ledger.customer_account(rcv_acno)
+    # Both accounts in one read; the payer is still judged before the payee.
+    payer, payee = ledger.customer_account_pair(pay_acno, rcv_acno)
+    payer = _payer(payer, request, pay_acno, cur_code)
     if payee is None:
         raise Refused(codes.UNKNOWN_ACCOUNT, f"payee account {rcv_acno} not found at this bank")
     _check_status(payee, "payee")
@@ -178,7 +179,8 @@ def _plan_inter_bank(ledger: Ledger, request: Request, *, bank_field: str, urgen
     if bank_no == ledger.bank_no:
         raise Refused(codes.WRONG_BANK,
                       f"{bank_field} {bank_no} is this bank; use a same-bank transfer")
-    payer = _payer(ledger, request, pay_acno, text_field(fields, "cur_code"))
+    payer = _payer(ledger.customer_account(pay_acno), request, pay_acno,
+                   text_field(fields, "cur_code"))
     if payer.currency != CLEARING_CURRENCY:
         raise Refused(codes.CURRENCY_MISMATCH,
                       f"inter-bank payments clear in CNY only, account is {payer.currency}")
@@ -186,8 +188,9 @@ def _plan_inter_bank(ledger: Ledger, request: Request, *, bank_field: str, urgen
     return _Plan(INTER_BANK, payer, None, amt, urgent=urgent, summary=summary)
 
 
-def _payer(ledger: Ledger, request: Request, pay_acno: str, cur_code: str) -> AccountRow:
-    payer = ledger.customer_account(pay_acno)
+def _payer(payer: AccountRow | None, request: Request, pay_acno: str,
+           cur_code: str) -> AccountRow:
+    """Judge the payer account ``pay_acno`` (``payer``: its row, None when not found)."""
     if payer is None:
         raise Refused(codes.UNKNOWN_ACCOUNT, f"payer account {pay_acno} not found")
     if payer.corp_no != request.corp_no:

@@ -413,6 +413,21 @@ def test_unexpected_failure_rolls_back_only_its_request(bank, db, monkeypatch):
     assert bank.execute(transfer("F2", 13)).ok
 
 
+def test_an_entry_posts_its_legs_in_order(bank, db):
+    replies = bank.execute_batch([transfer("N1", 10), transfer("N2", 20, pay=A2, rcv=A1)])
+    assert all(r.ok for r in replies)
+    # One UPDATE moves both balances, one INSERT writes both postings, in leg order.
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT a.acno, p.side, p.amount, p.balance_after FROM postings p"
+            " JOIN accounts a ON a.id = p.account_id JOIN entries e ON e.id = p.entry_id"
+            " WHERE e.serial_no IN (?, ?) ORDER BY p.id",
+            (replies[0].serial_no, replies[1].serial_no),
+        ).fetchall()
+    assert rows == [(A1, "D", 10, 800_000 - 10), (A2, "C", 10, 100_000 + 10),
+                    (A2, "D", 20, 100_000 + 10 - 20), (A1, "C", 20, 800_000 - 10 + 20)]
+
+
 def test_a_business_date_another_writer_moved_is_picked_up(bank, db, clock):
     assert bank.execute(transfer("Y1", 1)).serial_no.startswith("20261124")
     other = Bank.open(db, clock=clock)
@@ -456,6 +471,24 @@ def test_digests_and_stored_replies_keep_their_bytes():
     ) == '["0000","transfer completed","2026112400000001",{"stat":"1"}]'
     refusal = Reply("E015", "收款人户名不符")
     assert instructions.encode_reply(refusal) == '["E015","收款人户名不符","",{}]'
+
+
+def test_an_entry_may_post_to_one_account_twice(bank, db):
+    from core_sim.ledger import Ledger, Leg
+
+    ledger = Ledger(bank.connection)
+    ids = dict(bank.connection.execute("SELECT acno, id FROM accounts"))
+    bank.connection.execute("BEGIN IMMEDIATE")
+    ledger.post(serial_no="2026112499999999", kind="opening", now=START, legs=(
+        Leg(ids[A1], "D", 10), Leg(ids[A2], "C", 4), Leg(ids[A2], "C", 6)))
+    bank.connection.execute("COMMIT")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT p.account_id, p.side, p.amount, p.balance_after FROM postings p"
+            " JOIN entries e ON e.id = p.entry_id WHERE e.serial_no = '2026112499999999'"
+            " ORDER BY p.id").fetchall()
+    assert rows == [(ids[A1], "D", 10, 800_000 - 10), (ids[A2], "C", 4, 100_000 + 4),
+                    (ids[A2], "C", 6, 100_000 + 10)]
 
 
 def test_replies_are_durable_when_execute_batch_returns(bank, db):
