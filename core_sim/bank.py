@@ -154,6 +154,7 @@ class Bank:
             # Only this request's work is undone; the batch goes on.
             conn.execute("ROLLBACK TO request")
             conn.execute("RELEASE request")
+            self._ledger.forget_since_savepoint()
             log.exception("%s req_no=%s failed", request.tr_code, request.req_no)
             return _internal_error()
         conn.execute("RELEASE request")

@@ -138,6 +138,8 @@ class Ledger:
         self._stored_serial_seq = self._serial_seq
         self._stored_clearing_run_no = self._clearing_run_no
         self._internal_ids: dict[str, int] = {}
+        # Daily usage read or written in the current transaction, by (corp_no, biz_date).
+        self._usage: dict[tuple[str, str], int] = {}
         self._enterprises: dict[str, EnterpriseRow] = {}
         self._operators: set[tuple[str, str]] = set()
         self.reload_customers()
@@ -226,8 +228,10 @@ class Ledger:
         """Read the business date and counters from disk (at the start of a transaction).
 
         The writer lock taken by BEGIN IMMEDIATE makes the values read here the
-        ones this transaction owns, whoever wrote them last.
+        ones this transaction owns, whoever wrote them last. What an earlier
+        transaction cached of daily usage is dropped for the same reason.
         """
+        self._usage.clear()
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))  # a handful of rows
         biz = meta["business_date"]
         if biz != self._biz:  # parse only a date that changed
@@ -246,6 +250,15 @@ class Ledger:
         self._internal_ids.clear()
         self.reload_customers()
         self.reload_counters()
+
+    def forget_since_savepoint(self) -> None:
+        """After ROLLBACK TO a savepoint: forget what is cached of the rows it undid.
+
+        (Counters are not rows: serials handed out since the savepoint stay
+        used, which leaves a gap but never a duplicate.)
+        """
+        self._internal_ids.clear()
+        self._usage.clear()
 
     # -- accounts -----------------------------------------------------------------
 
@@ -365,16 +378,25 @@ class Ledger:
 
     # -- daily limits -------------------------------------------------------------------
 
+    # Within one write transaction nobody else can change daily_usage, so what
+    # was read or written there is kept until the transaction ends (cleared by
+    # reload_counters at the next one) or a savepoint is rolled back.
+
     def daily_usage(self, corp_no: str) -> int:
-        row = self.conn.execute(
-            "SELECT total FROM daily_usage WHERE corp_no = ? AND biz_date = ?",
-            (corp_no, self._biz),
-        ).fetchone()
-        return 0 if row is None else row[0]
+        key = (corp_no, self._biz)
+        total = self._usage.get(key)
+        if total is None:
+            row = self.conn.execute(
+                "SELECT total FROM daily_usage WHERE corp_no = ? AND biz_date = ?", key
+            ).fetchone()
+            total = self._usage[key] = 0 if row is None else row[0]
+        return total
 
     def add_daily_usage(self, corp_no: str, amount: int) -> None:
-        self.conn.execute(
+        key = (corp_no, self._biz)
+        ((self._usage[key],),) = self.conn.execute(
             "INSERT INTO daily_usage (corp_no, biz_date, total) VALUES (?, ?, ?)"
-            " ON CONFLICT (corp_no, biz_date) DO UPDATE SET total = total + excluded.total",
-            (corp_no, self._biz, amount),
-        )
+            " ON CONFLICT (corp_no, biz_date) DO UPDATE SET total = total + excluded.total"
+            " RETURNING total",
+            (*key, amount),
+        ).fetchall()

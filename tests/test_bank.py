@@ -428,6 +428,39 @@ def test_an_entry_posts_its_legs_in_order(bank, db):
                     (A2, "D", 20, 100_000 + 10 - 20), (A1, "C", 20, 800_000 - 10 + 20)]
 
 
+def test_a_rolled_back_request_does_not_count_towards_the_daily_limit(bank, db, monkeypatch):
+    from core_sim.ledger import Ledger
+
+    original = Ledger.add_daily_usage
+
+    def failing_after(self, corp_no, amount):
+        original(self, corp_no, amount)
+        if amount == 300_001:  # after its usage was added: its savepoint must undo it
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Ledger, "add_daily_usage", failing_after)
+    replies = bank.execute_batch([
+        transfer("U1", 400_000), transfer("U2", 300_001), transfer("U3", 399_999),
+        transfer("U4", 200_002, pay=A2, rcv=A1),
+    ])
+    assert [r.ret_code for r in replies] == [
+        "0000", codes.INTERNAL_ERROR.code, "0000", codes.DAILY_LIMIT.code]
+    assert replies[3].ret_msg == "daily limit 10000.00: used 7999.99, requested 2000.02"
+
+
+def test_the_daily_limit_holds_across_two_writers(bank, db, clock):
+    other = Bank.open(db, clock=clock)
+    try:
+        assert bank.execute(transfer("X1", 500_000)).ok
+        assert other.execute(transfer("X2", 400_000, pay=A2, rcv=A1)).ok
+        reply = bank.execute(transfer("X3", 100_001))
+        assert reply.ret_code == codes.DAILY_LIMIT.code, reply
+        assert other.execute(transfer("X4", 100_000)).ok
+        assert bank.execute(transfer("X5", 1)).ret_code == codes.DAILY_LIMIT.code
+    finally:
+        other.close()
+
+
 def test_a_business_date_another_writer_moved_is_picked_up(bank, db, clock):
     assert bank.execute(transfer("Y1", 1)).serial_no.startswith("20261124")
     other = Bank.open(db, clock=clock)
