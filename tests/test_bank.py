@@ -413,9 +413,15 @@ def test_unexpected_failure_rolls_back_only_its_request(bank, db, monkeypatch):
     assert bank.execute(transfer("F2", 13)).ok
 
 
-def test_an_entry_posts_its_legs_in_order(bank, db):
+def test_a_batch_that_runs_through_takes_no_savepoints(bank, db):
+    statements: list[str] = []
+    bank.connection.set_trace_callback(statements.append)
     replies = bank.execute_batch([transfer("N1", 10), transfer("N2", 20, pay=A2, rcv=A1)])
+    bank.connection.set_trace_callback(None)
     assert all(r.ok for r in replies)
+    words = [s.split()[0].upper() for s in statements]
+    assert "SAVEPOINT" not in words and "ROLLBACK" not in words
+    assert words.count("BEGIN") == 1 and words.count("COMMIT") == 1
     # One UPDATE moves both balances, one INSERT writes both postings, in leg order.
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
@@ -426,6 +432,58 @@ def test_an_entry_posts_its_legs_in_order(bank, db):
         ).fetchall()
     assert rows == [(A1, "D", 10, 800_000 - 10), (A2, "C", 10, 100_000 + 10),
                     (A2, "D", 20, 100_000 + 10 - 20), (A1, "C", 20, 800_000 - 10 + 20)]
+
+
+def test_an_unexpected_failure_runs_the_batch_again_with_savepoints(bank, db, monkeypatch):
+    from core_sim.ledger import Ledger
+
+    original = Ledger.add_daily_usage
+
+    def failing(self, corp_no, amount):
+        if amount == 13:
+            raise RuntimeError("disk on fire")
+        return original(self, corp_no, amount)
+
+    monkeypatch.setattr(Ledger, "add_daily_usage", failing)
+    statements: list[str] = []
+    bank.connection.set_trace_callback(statements.append)
+    replies = bank.execute_batch([transfer("G1", 10), transfer("G2", 13), transfer("G3", 20),
+                                  query("310101", acno=A1)])
+    bank.connection.set_trace_callback(None)
+    assert [r.ret_code for r in replies] == ["0000", codes.INTERNAL_ERROR.code, "0000", "0000"]
+    words = [s.split()[0].upper() for s in statements]
+    # The first attempt stopped at G2 and was rolled back whole; the second ran
+    # each money-moving request in its own savepoint and committed once.
+    assert words.count("BEGIN") == 2 and words.count("COMMIT") == 1
+    assert words.count("SAVEPOINT") == 3
+    assert statements.index("ROLLBACK") < statements.index("SAVEPOINT request")
+    assert replies[3].fields["records"][0]["balance"] == 800_000 - 30  # it saw G1 and G3 only
+    assert balances(db)[A1] == 800_000 - 30
+    with sqlite3.connect(db) as conn:
+        assert [r for (r,) in conn.execute("SELECT req_no FROM instructions ORDER BY id")
+                ] == ["G1", "G3"]
+
+
+def test_a_failure_the_second_run_does_not_meet_executes_once(bank, db, monkeypatch):
+    from core_sim.ledger import Ledger
+
+    original = Ledger.add_daily_usage
+    failures = []
+
+    def failing_once(self, corp_no, amount):
+        if amount == 13 and not failures:
+            failures.append(amount)
+            raise RuntimeError("transient")
+        return original(self, corp_no, amount)
+
+    monkeypatch.setattr(Ledger, "add_daily_usage", failing_once)
+    replies = bank.execute_batch([transfer("H1", 10), transfer("H2", 13), transfer("H3", 20)])
+    assert failures and all(r.ok for r in replies)
+    assert len({r.serial_no for r in replies}) == 3
+    assert balances(db)[A1] == 800_000 - 43
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM entries WHERE kind = 'transfer'"
+                            ).fetchone() == (3,)
 
 
 def test_a_rolled_back_request_does_not_count_towards_the_daily_limit(bank, db, monkeypatch):
