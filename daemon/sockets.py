@@ -10,8 +10,9 @@ would block. A loop that receives must still let others run, so
 something else soon anyway.
 
 Failures are the stdlib's: ``OSError`` (``ConnectionResetError``,
-``BrokenPipeError``, ...). A socket waited on must be closed with
-:func:`close`, which tells trio first.
+``BrokenPipeError``, ...). A socket that another task may be waiting on
+must be closed with :func:`close`, which tells trio first; a task that is
+a socket's only user may close it directly between operations.
 """
 
 from __future__ import annotations
