@@ -229,7 +229,7 @@ class CoreLink:
             await trio.sleep(self.heartbeat_interval)
             try:
                 await self._send(Heartbeat())
-            except (NotSent, *_CONNECTION_ERRORS):
+            except (NotSent, OutcomeUnknown):
                 return
 
     def _disconnected(self) -> None:
@@ -242,13 +242,22 @@ class CoreLink:
                 waiter.done.set()
 
     async def _send(self, event) -> None:
+        """Put ``event`` on the wire to the core, whole, between other tasks' frames.
+
+        NotSent (not connected) and LocalProtocolError (it does not encode) mean
+        nothing left; OutcomeUnknown means the connection broke while its bytes
+        were going out, so some may have reached the bank.
+        """
         await self._lock_for_sending()
         try:
             session, sock = self._session, self._sock
             if session is None or sock is None:
                 raise NotSent("not connected to the core")
             session.send(event)
-            await sockets.send_all(sock, session.data_to_send())
+            try:
+                await sockets.send_all(sock, session.data_to_send())
+            except _CONNECTION_ERRORS as exc:
+                raise OutcomeUnknown(f"connection lost while sending: {exc}") from None
         finally:
             self._send_lock.release()
 
@@ -280,22 +289,7 @@ class CoreLink:
             # Connection attempts that failed while this request waited marked it
             # lost; it had not been sent then, so it starts afresh on this connection.
             waiter.done, waiter.lost = trio.Event(), False
-            sent = False
-            await self._lock_for_sending()
-            try:
-                session, sock = self._session, self._sock
-                if session is None or sock is None:
-                    raise NotSent("the connection to the core dropped before sending")
-                session.send(request)  # LocalProtocolError: nothing sent
-                data = session.data_to_send()
-                sent = True  # from here on, bytes may have reached the bank
-                await sockets.send_all(sock, data)
-            except _CONNECTION_ERRORS as exc:
-                if sent:
-                    raise OutcomeUnknown(f"connection lost while sending: {exc}") from None
-                raise NotSent(f"connection lost: {exc}") from None
-            finally:
-                self._send_lock.release()
+            await self._send(request)
             with trio.move_on_after(timeout):
                 await waiter.done.wait()
             if waiter.answer is not None:
