@@ -177,9 +177,8 @@ class ErpListeners:
 
 def _request_now(conn: socket.socket, decoder: FrameDecoder) -> bytes | None:
     """The request, if all of it has arrived already; None to wait for the rest."""
-    try:
-        data = conn.recv(RECEIVE_SIZE)
-    except BlockingIOError:
+    data = sockets.receive_now(conn)
+    if data is None:
         return None
     decoder.receive_data(data)
     return decoder.next_request()

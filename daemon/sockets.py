@@ -31,17 +31,21 @@ def adopt(stream: trio.SocketStream | trio.SocketListener) -> socket.socket:
     return sock
 
 
+def receive_now(sock: socket.socket) -> bytes | None:
+    """Up to RECEIVE_SIZE bytes already there (``b""`` at EOF), or None if none yet."""
+    try:
+        return sock.recv(RECEIVE_SIZE)
+    except BlockingIOError:
+        return None
+
+
 async def receive(sock: socket.socket, *, checkpoint: bool = True) -> bytes:
     """Up to RECEIVE_SIZE bytes; ``b""`` at EOF. Waits only if nothing is there yet."""
-    while True:
-        try:
-            data = sock.recv(RECEIVE_SIZE)
-        except BlockingIOError:
-            await trio.lowlevel.wait_readable(sock)
-            continue
-        if checkpoint:
-            await trio.lowlevel.checkpoint()
-        return data
+    while (data := receive_now(sock)) is None:
+        await trio.lowlevel.wait_readable(sock)
+    if checkpoint:
+        await trio.lowlevel.checkpoint()
+    return data
 
 
 def send_now(sock: socket.socket, data: bytes | memoryview) -> int:
