@@ -250,7 +250,7 @@ def connection_floor_server(reply: bytes, ready) -> None:
     """
     import selectors
 
-    from daemon.erp_framing import HEADER_LEN
+    from daemon.erp_framing import HEADER_LEN, MAX_FRAMED_LENGTH, parse_length_header
 
     listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
     listener.setblocking(False)
@@ -274,8 +274,9 @@ def connection_floor_server(reply: bytes, ready) -> None:
             data = sock.recv(65536)
             buf = buffers[sock]
             buf += data
-            done = not data or (len(buf) >= HEADER_LEN
-                                and len(buf) >= HEADER_LEN + int(buf[:HEADER_LEN]))
+            done = not data or (len(buf) >= HEADER_LEN and len(buf) >= HEADER_LEN
+                                + parse_length_header(bytes(buf[:HEADER_LEN]),
+                                                      max_length=MAX_FRAMED_LENGTH))
             if done:
                 if data:
                     sock.send(reply)  # small: fits the socket buffer at once
