@@ -87,6 +87,19 @@ class Leg:
     opp_acname: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """One journal entry for :meth:`Ledger.post_many`."""
+
+    serial_no: str
+    kind: str
+    legs: Sequence[Leg]
+    summary: str = ""
+    instruction_id: int | None = None
+    clearing_run_id: int | None = None
+    item_seq: int | None = None
+
+
 _ACCOUNT_COLUMNS = "id, kind, acno, bank_no, name, currency, corp_no, status, hold, balance, opened"
 
 
@@ -400,3 +413,64 @@ class Ledger:
             " RETURNING total",
             (*key, amount),
         ).fetchall()
+
+    # -- bulk posting -----------------------------------------------------------------
+
+    def post_many(self, entries: Sequence[NewEntry], now: datetime) -> None:
+        """Write many balanced entries at once: the bulk form of :meth:`post`.
+
+        The same rows as one :meth:`post` per entry, in order — each posting's
+        ``balance_after`` is its account's balance after the postings before
+        it — written with one ``executemany`` per table: entries, postings,
+        and one balance UPDATE per distinct account. Batches (a thousand items
+        a chunk) and seeds with many opening balances use it.
+        """
+        if not entries:
+            return
+        conn = self.conn
+        balances: dict[int, int] = {}
+        for entry in entries:
+            debits = credits = 0
+            for leg in entry.legs:
+                if leg.amount <= 0 or leg.side not in ("D", "C"):
+                    raise LedgerError(f"bad leg in entry {entry.serial_no}: {leg}")
+                if leg.side == "D":
+                    debits += leg.amount
+                else:
+                    credits += leg.amount
+                balances[leg.account_id] = 0
+            if len(entry.legs) < 2 or debits != credits:
+                raise LedgerError(
+                    f"unbalanced entry {entry.serial_no}: debits {debits}, credits {credits}")
+        ids = list(balances)
+        for start in range(0, len(ids), 900):  # within SQLite's bound on parameters
+            chunk = ids[start:start + 900]
+            marks = ", ".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT id, balance FROM accounts WHERE id IN ({marks})", chunk).fetchall()
+            if len(rows) != len(chunk):
+                raise LedgerError("posting to accounts that do not exist")
+            balances.update(rows)
+        (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
+        created, tr_time, biz = now.isoformat(), _hhmmss(now), self._biz
+        entry_rows = []
+        posting_rows = []
+        for entry_id, entry in enumerate(entries, start=last_id + 1):
+            entry_rows.append((entry_id, entry.serial_no, entry.kind, biz, created, tr_time,
+                               entry.summary, entry.instruction_id, entry.clearing_run_id,
+                               entry.item_seq))
+            for leg in entry.legs:
+                balance = balances[leg.account_id] + (
+                    leg.amount if leg.side == "C" else -leg.amount)
+                balances[leg.account_id] = balance
+                posting_rows.append((entry_id, leg.account_id, leg.side, leg.amount, balance,
+                                     biz, leg.opp_acno, leg.opp_acname))
+        conn.executemany(
+            "INSERT INTO entries (id, serial_no, kind, biz_date, created_at, tr_time, summary,"
+            " instruction_id, clearing_run_id, item_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            entry_rows)
+        conn.executemany(
+            "INSERT INTO postings (entry_id, account_id, side, amount, balance_after, biz_date,"
+            " opp_acno, opp_acname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", posting_rows)
+        conn.executemany("UPDATE accounts SET balance = ? WHERE id = ?",
+                         [(balance, account_id) for account_id, balance in balances.items()])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE meta (
@@ -39,11 +39,14 @@ CREATE TABLE operators (
     PRIMARY KEY (corp_no, user_no)
 ) WITHOUT ROWID;
 
--- kind: customer (an enterprise's account here), external (a beneficiary at
+-- kind: customer (an enterprise's account here), personal (an individual's
+-- account here: payroll payees, premium payers), external (an account at
 -- another bank, mirrored here), internal (the bank's own books).
+-- funds_checked: 1 when the seed gave an external account a balance, so a
+-- collection from it can lack funds; 0 = the other bank always pays.
 CREATE TABLE accounts (
     id        INTEGER PRIMARY KEY,
-    kind      TEXT NOT NULL CHECK (kind IN ('customer', 'external', 'internal')),
+    kind      TEXT NOT NULL CHECK (kind IN ('customer', 'personal', 'external', 'internal')),
     acno      TEXT NOT NULL,
     bank_no   TEXT NOT NULL,
     bank_name TEXT NOT NULL,
@@ -54,6 +57,8 @@ CREATE TABLE accounts (
     hold      INTEGER NOT NULL DEFAULT 0 CHECK (hold >= 0),
     opened    TEXT NOT NULL,
     balance   INTEGER NOT NULL DEFAULT 0,
+    id_no     TEXT NOT NULL DEFAULT '',
+    funds_checked INTEGER NOT NULL DEFAULT 0 CHECK (funds_checked IN (0, 1)),
     UNIQUE (bank_no, acno),
     CHECK ((kind = 'customer') = (corp_no IS NOT NULL))
 );
@@ -106,20 +111,25 @@ CREATE TABLE clearing_runs (
 
 -- kind: opening (seed), transfer (same bank), interbank_debit (payer to
 -- clearing in transit), settle (clearing to beneficiary), return (clearing
--- back to the payer).
+-- back to the payer), batch_item (one item of a batch, both accounts here),
+-- batch_settle (a clearing run's settled other-bank items of one batch,
+-- credited to the enterprise together). item_seq: the batch item's position.
 CREATE TABLE entries (
     id              INTEGER PRIMARY KEY,
     serial_no       TEXT NOT NULL UNIQUE,
     kind            TEXT NOT NULL
-                    CHECK (kind IN ('opening', 'transfer', 'interbank_debit', 'settle', 'return')),
+                    CHECK (kind IN ('opening', 'transfer', 'interbank_debit', 'settle', 'return',
+                                    'batch_item', 'batch_settle')),
     biz_date        TEXT NOT NULL,
     created_at      TEXT NOT NULL,
     tr_time         TEXT NOT NULL,
     summary         TEXT NOT NULL DEFAULT '',
     instruction_id  INTEGER REFERENCES instructions (id),
     clearing_run_id INTEGER REFERENCES clearing_runs (id),
+    item_seq        INTEGER,
     CHECK ((kind = 'opening') = (instruction_id IS NULL)),
-    CHECK ((kind IN ('settle', 'return')) = (clearing_run_id IS NOT NULL))
+    CHECK ((kind IN ('settle', 'return', 'batch_settle')) = (clearing_run_id IS NOT NULL)),
+    CHECK ((kind = 'batch_item') = (item_seq IS NOT NULL))
 );
 
 -- side: D debit, C credit; amount always positive. balance_after is the
@@ -146,6 +156,100 @@ CREATE TABLE daily_usage (
 ) WITHOUT ROWID;
 """
 
+#: Added by version 2: collection agreements and batches (plus the accounts and
+#: entries changes above, see _migrate_1_to_2).
+DDL_BATCHES = """
+-- Collection agreements (代扣协议): the payer allows the enterprise to collect
+-- into rcv_acno. payer_acno is a personal account here or an external one.
+-- max_amt: per collection, NULL = no maximum; valid_to YYYYMMDD, NULL = open.
+CREATE TABLE agreements (
+    id           INTEGER PRIMARY KEY,
+    agreement_no TEXT NOT NULL UNIQUE,
+    corp_no      TEXT NOT NULL REFERENCES enterprises (corp_no),
+    rcv_acno     TEXT NOT NULL,
+    payer_acno   TEXT NOT NULL,
+    payer_name   TEXT NOT NULL,
+    max_amt      INTEGER CHECK (max_amt IS NULL OR max_amt > 0),
+    valid_to     TEXT,
+    status       TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX agreements_by_rcv_acno ON agreements (rcv_acno, id);
+
+-- One row per batch (330002 payment, 330010 collection); its exactly-once
+-- record is the instruction it belongs to. state: receiving (segments still
+-- arriving), processing (items executing or settling), finished, refused.
+-- next_seq: the first item not yet executed (the resumable cursor).
+CREATE TABLE batches (
+    id             INTEGER PRIMARY KEY,
+    instruction_id INTEGER NOT NULL UNIQUE REFERENCES instructions (id),
+    corp_no        TEXT NOT NULL,
+    req_no         TEXT NOT NULL,
+    tr_code        TEXT NOT NULL CHECK (tr_code IN ('330002', '330010')),
+    account_id     INTEGER NOT NULL REFERENCES accounts (id),
+    inline         INTEGER NOT NULL CHECK (inline IN (0, 1)),
+    summary        TEXT NOT NULL DEFAULT '',
+    cert_no        TEXT NOT NULL DEFAULT '',
+    busi_no        TEXT NOT NULL DEFAULT '',
+    declared_count INTEGER NOT NULL,
+    declared_amt   INTEGER NOT NULL,
+    header_digest  BLOB NOT NULL,
+    state          TEXT NOT NULL
+                   CHECK (state IN ('receiving', 'processing', 'finished', 'refused')),
+    segments       INTEGER NOT NULL DEFAULT 0,
+    items          INTEGER NOT NULL DEFAULT 0,
+    items_amt      INTEGER NOT NULL DEFAULT 0,
+    next_seq       INTEGER NOT NULL DEFAULT 1,
+    ok_count       INTEGER NOT NULL DEFAULT 0,
+    ok_amt         INTEGER NOT NULL DEFAULT 0,
+    fail_count     INTEGER NOT NULL DEFAULT 0,
+    fail_amt       INTEGER NOT NULL DEFAULT 0,
+    pending_count  INTEGER NOT NULL DEFAULT 0,
+    pending_amt    INTEGER NOT NULL DEFAULT 0,
+    err_code       TEXT NOT NULL DEFAULT '',
+    err_msg        TEXT NOT NULL DEFAULT '',
+    biz_date       TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    UNIQUE (corp_no, req_no)
+);
+CREATE INDEX batches_at_work ON batches (id) WHERE state = 'processing';
+
+-- The digest of each stored segment, so a retransmitted one is recognised.
+CREATE TABLE batch_segments (
+    batch_id INTEGER NOT NULL REFERENCES batches (id),
+    seg_no   INTEGER NOT NULL,
+    digest   BLOB NOT NULL,
+    PRIMARY KEY (batch_id, seg_no)
+) WITHOUT ROWID;
+
+-- The items, in the order of the file. acno: the payee's card (330002) or
+-- the payer's account (330010); bank_no: a payer's bank ('' = this bank).
+-- status: received, success, failed, processing (settles in clearing).
+CREATE TABLE batch_items (
+    batch_id     INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,
+    busino       TEXT NOT NULL,
+    acno         TEXT NOT NULL,
+    acname       TEXT NOT NULL,
+    amt          INTEGER NOT NULL CHECK (amt > 0),
+    card_flag    TEXT NOT NULL DEFAULT '',
+    agreement_no TEXT NOT NULL DEFAULT '',
+    bank_no      TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL DEFAULT 'received'
+                 CHECK (status IN ('received', 'success', 'failed', 'processing')),
+    flw          TEXT NOT NULL DEFAULT '',
+    err_code     TEXT NOT NULL DEFAULT '',
+    err_msg      TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (batch_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX batch_items_busino ON batch_items (batch_id, busino);
+-- Clearing looks only at items still with the other banks.
+CREATE INDEX batch_items_in_clearing ON batch_items (batch_id, seq)
+    WHERE status = 'processing';
+"""
+
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open the database for the bank (read-write), creating the schema if new.
@@ -164,21 +268,64 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=5000")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == 0:
-        conn.execute("BEGIN IMMEDIATE")
+        _in_transaction(conn, lambda: _create(conn))
+    elif version == 1:
+        # The rebuilt tables are referenced by others: foreign keys are checked
+        # once the copy is complete (the pragma cannot change inside a transaction).
+        conn.execute("PRAGMA foreign_keys=OFF")
         try:
-            for statement in _statements(DDL):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            _in_transaction(conn, lambda: _migrate_1_to_2(conn))
+        finally:
+            conn.execute("PRAGMA foreign_keys=ON")
     elif version != SCHEMA_VERSION:
         conn.close()
         raise ValueError(
             f"{path}: database schema version {version}, this bank needs {SCHEMA_VERSION}"
         )
     return conn
+
+
+def _in_transaction(conn: sqlite3.Connection, work) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        work()
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    for statement in _statements(DDL) + _statements(DDL_BATCHES):
+        conn.execute(statement)
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Version 1 to 2: personal accounts, batch entries, agreements and batches.
+
+    ``accounts`` and ``entries`` gain columns and wider CHECKs, which SQLite
+    cannot alter: each is rebuilt under its own name from this module's DDL
+    (create the new table, copy the rows, drop the old, rename), as SQLite's
+    documentation for schema changes prescribes. Data is kept row for row.
+    """
+    statements = _statements(DDL)
+    for table in ("accounts", "entries"):
+        create = next(s for s in statements if s.startswith(f"CREATE TABLE {table} ("))
+        indexes = [s for s in statements
+                   if s.startswith("CREATE INDEX") and f" ON {table} (" in s]
+        columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+        conn.execute(create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_v2 (", 1))
+        conn.execute(f"INSERT INTO {table}_v2 ({columns}) SELECT {columns} FROM {table}")
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}_v2 RENAME TO {table}")
+        for index in indexes:
+            conn.execute(index)
+    for statement in _statements(DDL_BATCHES):
+        conn.execute(statement)
+    problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if problems:
+        raise ValueError(f"schema migration left broken references: {problems[:5]}")
 
 
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
