@@ -7,9 +7,14 @@ signed). Text is GB18030 in fixed byte widths; a value that does not fit is
 refused when building, never truncated.
 
 ``BODIES[(tr_code, REQUEST | RESPONSE)]`` is the registry the sessions use;
-the handshake bodies are binary and live beside them. Batch payments and
-collections will add codes here (many records, sent as fragments; the header
-already has ``more_flag`` and ``frag_no``).
+the handshake bodies are binary and live beside them.
+
+Batches (330002 payments, 330010 collections) travel in *segments*: every
+segment is a request of its own with the batch's tr_code and req_no, its
+header's ``frag_no`` the segment number (1, 2, …) and ``more_flag`` 1 on all
+but the last; its body repeats the batch's header fields and carries at most
+:data:`SEGMENT_ITEMS` items. So no frame grows with the batch. The bank
+answers each segment with the batch's status (:data:`BATCH_STATUS`).
 """
 
 from __future__ import annotations
@@ -72,6 +77,72 @@ ENTRY_RECORD = Struct(
 )
 
 _FLAG01 = ("0", "1")
+
+#: Most items in one batch segment, and most records in one page of items.
+SEGMENT_ITEMS = 1000
+PAGE_RECORDS = 1000
+BUSINO = 20
+AGREEMENT_NO = 20
+COUNT = 8  # item counts: a batch holds at most 99,999,999 items
+
+#: Batch states (310207 ``state``).
+BATCH_STATES = ("0", "1", "2", "3", "4", "5", "6")
+
+#: The batch status every segment reply and 310207 carry.
+BATCH_STATUS = (
+    field("state", Choice(1, BATCH_STATES),
+          "0 received (segments arriving), 1 awaiting authorization, 2 processing, "
+          "3 finished, 4 refused, 5 cancelled, 6 no such batch"),
+    field("received", Digits(COUNT), "items the bank holds"),
+    field("ok_count", Digits(COUNT), "items succeeded"),
+    field("ok_amt", Digits(AMT), "amount succeeded, fen"),
+    field("fail_count", Digits(COUNT), "items failed"),
+    field("fail_amt", Digits(AMT), "amount failed, fen"),
+    field("pending_count", Digits(COUNT), "items not final yet (executing, or at other banks)"),
+    field("pending_amt", Digits(AMT), "amount not final yet, fen"),
+    field("err_code", Text(4, "ascii"), "why the batch was refused (state 4), else blank"),
+    field("err_msg", Text(ERR_MSG), "the reason, when refused"),
+)
+
+PAYMENT_ITEM = Struct(
+    field("card_no", Text(21, "ascii"), "payee's card or passbook number (卡号)"),
+    field("acname", Text(ACNAME), "payee name (户名)"),
+    field("card_flag", Choice(1, _FLAG01), "0 card, 1 passbook"),
+    field("amt", Digits(AMT), "amount in fen"),
+    field("busino", Text(BUSINO, "ascii"), "the item's reference, unique in the batch"),
+)
+
+COLLECTION_ITEM = Struct(
+    _acno("pay_acno", "payer account"),
+    field("pay_acname", Text(ACNAME), "payer name"),
+    field("agreement_no", Text(AGREEMENT_NO, "ascii"), "collection agreement (协议号)"),
+    field("amt", Digits(AMT), "amount in fen"),
+    field("busino", Text(BUSINO, "ascii"), "the item's reference, unique in the batch"),
+    field("pay_bank_no", Text(BANK_NO, "ascii"), "payer's bank number; blank = this bank"),
+)
+
+ITEM_RESULT = Struct(
+    field("seq", Digits(COUNT), "the item's position in the batch, 1-based"),
+    field("busino", Text(BUSINO, "ascii"), "the item's reference"),
+    _acno("acno", "payee card (330002) or payer account (330010)"),
+    field("acname", Text(ACNAME), "payee or payer name"),
+    field("amt", Digits(AMT), "amount in fen"),
+    field("suc_flg", Choice(1, ("F", "E", "P", "3")),
+          "F success, E failed, P processing (settles later), 3 unknown"),
+    field("flw", Text(SERIAL, "ascii"), "the bank's serial for the item"),
+    field("err_code", Text(4, "ascii"), "why it failed, blank on success"),
+    field("err_msg", Text(ERR_MSG), "the reason, when failed"),
+)
+
+AGREEMENT_RECORD = Struct(
+    field("agreement_no", Text(AGREEMENT_NO, "ascii"), "agreement number (协议号)"),
+    _acno("payer_acno", "payer account"),
+    field("payer_name", Text(ACNAME), "payer name"),
+    field("payer_bank_no", Text(BANK_NO, "ascii"), "payer's bank number"),
+    field("max_amt", Digits(AMT), "most per collection, fen; 0 = no maximum"),
+    _date("valid_to", "last day the agreement is valid; blank = open-ended"),
+    field("status", Choice(1, _FLAG01), "0 active, 1 revoked"),
+)
 
 BODIES: dict[tuple[str, str], Struct] = {
     ("310101", REQUEST): Struct(
@@ -152,7 +223,71 @@ BODIES: dict[tuple[str, str], Struct] = {
         field("amt", Digits(AMT), "amount in fen"),
         field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
     ),
+    ("330002", REQUEST): Struct(
+        field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
+        _acno("pay_acno", "the enterprise's paying account"),
+        field("type", Text(1, "ascii"), "batch type (BoCom: S)"),
+        field("sum", Digits(COUNT), "number of items in the whole batch"),
+        field("sum_amt", Digits(AMT), "total of the whole batch, fen"),
+        field("pay_month", Text(6, "ascii"), "month paid for, YYYYMM"),
+        field("summary", Text(SUMMARY), "summary"),
+        field("busi_no", Text(10, "ascii"), "payroll agreement number"),
+        field("mailflg", Text(1, "ascii"), "Y/N: notify payees"),
+        field("file_flag", Choice(1, _FLAG01), "0 inline (executed at once), 1 file"),
+        records("items", PAYMENT_ITEM, "this segment's items, at most 1000"),
+    ),
+    ("330002", RESPONSE): Struct(*BATCH_STATUS),
+    ("330010", REQUEST): Struct(
+        field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
+        _acno("rcv_acno", "the enterprise's collecting account"),
+        field("sum", Digits(COUNT), "number of items in the whole batch"),
+        field("sum_amt", Digits(AMT), "total of the whole batch, fen"),
+        field("summary", Text(SUMMARY), "summary"),
+        field("busi_no", Text(10, "ascii"), "fee item code"),
+        field("file_flag", Choice(1, _FLAG01), "0 inline (executed at once), 1 file"),
+        records("items", COLLECTION_ITEM, "this segment's items, at most 1000"),
+    ),
+    ("330010", RESPONSE): Struct(*BATCH_STATUS),
+    ("310207", REQUEST): Struct(
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the batch's req_no"),
+    ),
+    ("310207", RESPONSE): Struct(
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the batch's req_no"),
+        field("batch_tr_code", Text(6, "ascii"), "330002 or 330010; blank when no such batch"),
+        field("sum", Digits(COUNT), "items declared"),
+        field("sum_amt", Digits(AMT), "total declared, fen"),
+        *BATCH_STATUS,
+    ),
+    ("310208", REQUEST): Struct(
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the batch's req_no"),
+        field("status", Text(1, "ascii"),
+              "only items with this sucFlg (F, E or P); blank = every item"),
+        field("begin_no", Digits(COUNT), "first matching item wanted, 1-based (0 = 1)"),
+        field("query_num", Digits(4), "items wanted (0 = 1000; at most 1000)"),
+    ),
+    ("310208", RESPONSE): Struct(
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the batch's req_no"),
+        field("total_num", Digits(COUNT), "items matching the filter"),
+        field("begin_no", Digits(COUNT), "number of the first item returned"),
+        field("more_flag", Choice(1, _FLAG01), "1 = more items follow this page"),
+        records("records", ITEM_RESULT, "items in batch order"),
+    ),
+    ("310210", REQUEST): Struct(
+        _acno("rcv_acno", "the enterprise's collecting account"),
+        field("begin_no", Digits(COUNT), "first record wanted, 1-based (0 = 1)"),
+        field("query_num", Digits(4), "records wanted (0 = 1000; at most 1000)"),
+    ),
+    ("310210", RESPONSE): Struct(
+        _acno("rcv_acno", "the enterprise's collecting account"),
+        field("total_num", Digits(COUNT), "agreements for the account"),
+        field("begin_no", Digits(COUNT), "number of the first record returned"),
+        field("more_flag", Choice(1, _FLAG01), "1 = more records follow this page"),
+        records("records", AGREEMENT_RECORD, "agreements, oldest first"),
+    ),
 }
+
+#: The tr_codes whose requests travel in segments (header frag_no / more_flag).
+BATCH_TR_CODES: frozenset[str] = frozenset({"330002", "330010"})
 
 TR_CODES: frozenset[str] = frozenset(code for code, _ in BODIES)
 

@@ -61,6 +61,21 @@ INVALID_DATE_RANGE = _c("E013", "INVALID_DATE_RANGE", "invalid date range")
 WRONG_BANK = _c("E014", "WRONG_BANK", "receiving bank does not match the transfer type")
 ACCOUNT_NAME_MISMATCH = _c("E015", "ACCOUNT_NAME_MISMATCH", "account name does not match")
 INTERNAL_ERROR = _c("E016", "INTERNAL_ERROR", "the bank could not process it; nothing was done")
+BATCH_TOTALS = _c("E017", "BATCH_TOTALS",
+                  "sum or sum_amt does not match the batch's items; nothing executed")
+DUPLICATE_BUSINO = _c("E018", "DUPLICATE_BUSINO",
+                      "busino repeated within the batch; nothing executed")
+SEGMENT_OUT_OF_ORDER = _c("E019", "SEGMENT_OUT_OF_ORDER",
+                          "batch segment out of order; send the segment the bank expects")
+PAYEE_NOT_HERE = _c("E020", "PAYEE_NOT_HERE", "payee is not a personal account at this bank")
+NO_AGREEMENT = _c("E021", "NO_AGREEMENT", "no collection agreement with this number")
+AGREEMENT_REVOKED = _c("E022", "AGREEMENT_REVOKED", "collection agreement revoked")
+AGREEMENT_EXPIRED = _c("E023", "AGREEMENT_EXPIRED", "collection agreement expired")
+OVER_AGREEMENT_MAX = _c("E024", "OVER_AGREEMENT_MAX",
+                        "amount above the agreement's maximum per collection")
+AGREEMENT_MISMATCH = _c("E025", "AGREEMENT_MISMATCH",
+                        "agreement is for another payer or collecting account")
+NO_SUCH_BATCH = _c("E026", "NO_SUCH_BATCH", "no batch with this req_no")
 
 # -- client daemon (ERP interface) -------------------------------------------
 XML_MALFORMED = _c("D001", "XML_MALFORMED", "request is not well-formed XML")
@@ -76,6 +91,9 @@ DUPLICATE_IN_FLIGHT = _c("D006", "DUPLICATE_IN_FLIGHT",
 CORE_UNAVAILABLE = _c("D007", "CORE_UNAVAILABLE", "bank not reachable; the request was not sent")
 OUTCOME_UNKNOWN = _c("D008", "OUTCOME_UNKNOWN", "processing: outcome unknown, query with 310204")
 DAEMON_BUSY = _c("D009", "DAEMON_BUSY", "client is shutting down or overloaded; request not sent")
+BATCH_FILE = _c("D010", "BATCH_FILE",
+                "batch file missing, unreadable, or not a bare name in the exchange folder")
+BATCH_FILE_LINE = _c("D011", "BATCH_FILE_LINE", "a line of the batch file is invalid")
 
 ALL: tuple[ReturnCode, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, ReturnCode)

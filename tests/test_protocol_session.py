@@ -171,6 +171,10 @@ ENTRY = {
     "opp_acname": "张三", "summary": "十一月货款", "req_no": "REQ20261124000001",
     "cert_no": "CERT0001",
 }
+BATCH_STATUS_SAMPLE = {
+    "state": "3", "received": 3, "ok_count": 2, "ok_amt": 1_500_000, "fail_count": 1,
+    "fail_amt": 30_000, "pending_count": 0, "pending_amt": 0, "err_code": "", "err_msg": "",
+}
 SAMPLE_FIELDS: dict[tuple[str, str], dict] = {
     ("310101", REQUEST): {"acno": ACNO},
     ("310101", RESPONSE): {"records": [{
@@ -205,6 +209,43 @@ SAMPLE_FIELDS: dict[tuple[str, str], dict] = {
         "ogl_serial_no": "REQ20261124000001", "stat": "1", "err_msg": "",
         "pay_acno": ACNO, "pay_bank_no": "301290000007", "rcv_acno": OTHER_ACNO,
         "rcv_bank_no": "102100099996", "amt": 1_250_000, "cert_no": "CERT0001",
+    },
+    ("330002", REQUEST): {
+        "cert_no": "PAY202611", "pay_acno": ACNO, "type": "S", "sum": 2, "sum_amt": 1_500_000,
+        "pay_month": "202611", "summary": "十一月工资", "busi_no": "PR0001", "mailflg": "N",
+        "file_flag": "0", "items": [
+            {"card_no": "6222600100000000001", "acname": "张三", "card_flag": "0",
+             "amt": 1_000_000, "busino": "P0001"},
+            {"card_no": "6222600100000000002", "acname": "李四", "card_flag": "1",
+             "amt": 500_000, "busino": "P0002"},
+        ],
+    },
+    ("330002", RESPONSE): BATCH_STATUS_SAMPLE,
+    ("330010", REQUEST): {
+        "cert_no": "COL202611", "rcv_acno": ACNO, "sum": 1, "sum_amt": 30_000,
+        "summary": "十一月保费", "busi_no": "FEE01", "file_flag": "1", "items": [
+            {"pay_acno": OTHER_ACNO, "pay_acname": "张三", "agreement_no": "AG0000000001",
+             "amt": 30_000, "busino": "C0001", "pay_bank_no": "102100099996"},
+        ],
+    },
+    ("330010", RESPONSE): BATCH_STATUS_SAMPLE,
+    ("310207", REQUEST): {"ogl_serial_no": "COL202611001"},
+    ("310207", RESPONSE): {"ogl_serial_no": "COL202611001", "batch_tr_code": "330010",
+                           "sum": 3, "sum_amt": 1_530_000, **BATCH_STATUS_SAMPLE},
+    ("310208", REQUEST): {"ogl_serial_no": "COL202611001", "status": "E", "begin_no": 1,
+                          "query_num": 1000},
+    ("310208", RESPONSE): {
+        "ogl_serial_no": "COL202611001", "total_num": 1, "begin_no": 1, "more_flag": "0",
+        "records": [{"seq": 3, "busino": "C0003", "acno": "6222600100000000003",
+                     "acname": "王五", "amt": 30_000, "suc_flg": "E", "flw": "",
+                     "err_code": "E021", "err_msg": "no collection agreement AG9"}],
+    },
+    ("310210", REQUEST): {"rcv_acno": ACNO, "begin_no": 1, "query_num": 100},
+    ("310210", RESPONSE): {
+        "rcv_acno": ACNO, "total_num": 1, "begin_no": 1, "more_flag": "0",
+        "records": [{"agreement_no": "AG0000000001", "payer_acno": "6222600100000000001",
+                     "payer_name": "张三", "payer_bank_no": "301290000007",
+                     "max_amt": 200_000, "valid_to": "20271231", "status": "0"}],
     },
 }
 
