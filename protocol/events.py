@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from protocol import codes
-from protocol.bodies import TR_CODES
+from protocol.bodies import BATCH_TR_CODES, TR_CODES
 from protocol.errors import LocalProtocolError
 
 
@@ -19,6 +19,20 @@ def _check_ascii(name: str, value: str, width: int) -> None:
     if not isinstance(value, str) or not value.isascii() or len(value) > width:
         raise LocalProtocolError(f"{name} must be ASCII text of at most {width} characters: "
                                  f"{value!r}", code=codes.INVALID_FIELD)
+
+
+#: Highest segment number the header's ``frag_no`` (N4) can carry.
+MAX_FRAG_NO = 9999
+
+
+def _check_fragment(tr_code: str, frag_no: int, more: bool) -> None:
+    if frag_no == 0 and not more:
+        return
+    if tr_code not in BATCH_TR_CODES:
+        raise LocalProtocolError(f"{tr_code} is not sent in segments", code=codes.INVALID_FIELD)
+    if not isinstance(frag_no, int) or not 1 <= frag_no <= MAX_FRAG_NO:
+        raise LocalProtocolError(f"segment number must be 1 to {MAX_FRAG_NO}: {frag_no!r}",
+                                 code=codes.INVALID_FIELD)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -30,6 +44,9 @@ class Request:
     fields: Mapping = field(default_factory=dict)
     corp_no: str = ""  # filled from the session on receipt
     user_no: str = ""
+    #: A batch segment's number (1, 2, …) and whether more follow; 0 / False otherwise.
+    frag_no: int = 0
+    more: bool = False
 
     def __post_init__(self) -> None:
         if self.tr_code not in TR_CODES:
@@ -38,6 +55,7 @@ class Request:
         _check_ascii("req_no", self.req_no, 32)
         if not self.req_no:
             raise LocalProtocolError("req_no must not be empty", code=codes.INVALID_FIELD)
+        _check_fragment(self.tr_code, self.frag_no, self.more)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -50,6 +68,8 @@ class Response:
     ret_code: str = codes.OK.code
     ret_msg: str = ""
     fields: Mapping = field(default_factory=dict)
+    #: The answered segment's number, for a batch segment; 0 otherwise.
+    frag_no: int = 0
 
     def __post_init__(self) -> None:
         if self.tr_code not in TR_CODES:
@@ -58,6 +78,7 @@ class Response:
         _check_ascii("req_no", self.req_no, 32)
         _check_ascii("serial_no", self.serial_no, 24)
         _check_ascii("ret_code", self.ret_code, 4)
+        _check_fragment(self.tr_code, self.frag_no, False)
 
     @property
     def ok(self) -> bool:

@@ -27,6 +27,7 @@ from enum import Enum
 
 from protocol import codes
 from protocol.bodies import (
+    BATCH_TR_CODES,
     CODECS,
     HANDSHAKE_ACK_CODEC,
     HANDSHAKE_BODY,
@@ -229,8 +230,12 @@ class _Session:
                 f"frame holds {len(message)} bytes, header declares {expected}",
                 field="body_len", offset=OFFSETS["body_len"],
             )
-        if header.more_flag == "1" or header.frag_no:
-            raise DecodeError("fragmented messages are not supported by this peer",
+        if (header.more_flag == "1" or header.frag_no) and not (
+                header.tr_code in BATCH_TR_CODES and header.frag_no
+                and header.msg_type in (MessageType.REQUEST, MessageType.RESPONSE)):
+            # Only batch segments are numbered, and a segment has a number.
+            raise DecodeError(f"message of tr_code {header.tr_code!r} is marked as a segment "
+                              f"(frag_no {header.frag_no}, more_flag {header.more_flag})",
                               field="more_flag", offset=OFFSETS["more_flag"])
         signed_end = HEADER_SIZE + header.body_len
         if self.secure:
@@ -385,7 +390,8 @@ class ClientSession(_Session):
         self._require_established(event)
         if isinstance(event, Request):
             body = CODECS[(event.tr_code, REQUEST)].encode(event.fields)
-            self._queue(MessageType.REQUEST, body, tr_code=event.tr_code, req_no=event.req_no)
+            self._queue(MessageType.REQUEST, body, tr_code=event.tr_code, req_no=event.req_no,
+                        frag_no=event.frag_no, more_flag="1" if event.more else "0")
         elif isinstance(event, Heartbeat):
             self._queue(MessageType.HEARTBEAT, b"")
         else:
@@ -403,7 +409,7 @@ class ClientSession(_Session):
             fields = self._decode_body(header, body, RESPONSE) if body or not known else {}
             return Response(tr_code=header.tr_code, req_no=header.req_no,
                             serial_no=header.serial_no, ret_code=header.ret_code,
-                            ret_msg=header.ret_msg, fields=fields)
+                            ret_msg=header.ret_msg, fields=fields, frag_no=header.frag_no)
         if kind == MessageType.HEARTBEAT:
             return Heartbeat()
         if kind == MessageType.ERROR:
@@ -493,7 +499,8 @@ class ServerSession(_Session):
                     if event.ok or event.fields else b"")
             self._queue(MessageType.RESPONSE, body, tr_code=event.tr_code,
                         req_no=event.req_no, serial_no=event.serial_no,
-                        ret_code=event.ret_code, ret_msg=_fit_message(event.ret_msg))
+                        ret_code=event.ret_code, ret_msg=_fit_message(event.ret_msg),
+                        frag_no=event.frag_no)
         elif isinstance(event, Heartbeat):
             self._queue(MessageType.HEARTBEAT, b"")
         else:
@@ -511,7 +518,8 @@ class ServerSession(_Session):
                                                    offset=OFFSETS["req_no"]),
                                    header)
             return Request(tr_code=header.tr_code, req_no=header.req_no, fields=fields,
-                           corp_no=header.corp_no, user_no=header.user_no)
+                           corp_no=header.corp_no, user_no=header.user_no,
+                           frag_no=header.frag_no, more=header.more_flag == "1")
         if kind == MessageType.HEARTBEAT:
             return Heartbeat()
         if kind == MessageType.ERROR:
