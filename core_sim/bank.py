@@ -29,7 +29,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from config.seed import Seed
-from core_sim import clearing, instructions, queries, schema, seeding, transfers
+from core_sim import (
+    batch_queries,
+    batch_run,
+    batches,
+    clearing,
+    instructions,
+    queries,
+    schema,
+    seeding,
+    transfers,
+)
 from core_sim.clearing import ClearingPolicy, ClearingReport
 from core_sim.ledger import Ledger
 from core_sim.transaction import Refused, Reply, Request
@@ -148,15 +158,16 @@ class Bank:
         return replies
 
     def _execute_one(self, request: Request, *, guarded: bool) -> Reply:
-        if request.tr_code in queries.TR_CODES:
+        reader = _READERS.get(request.tr_code)
+        if reader is not None:
             try:
-                return queries.execute(self._ledger, request)
+                return reader.execute(self._ledger, request)
             except Refused as refusal:
                 return refusal.reply
             except Exception:
                 log.exception("query %s req_no=%s failed", request.tr_code, request.req_no)
                 return _internal_error()
-        if request.tr_code not in transfers.TR_CODES:
+        if request.tr_code not in transfers.TR_CODES and request.tr_code not in batches.TR_CODES:
             return Refused(codes.UNKNOWN_TR_CODE,
                            f"unknown transaction code {request.tr_code!r}").reply
         if not guarded:
@@ -182,6 +193,8 @@ class Bank:
         return reply
 
     def _execute_instruction(self, request: Request) -> Reply:
+        if request.tr_code in batches.TR_CODES:
+            return batches.receive(self._ledger, request, self._clock())
         if not request.req_no:
             return Refused(codes.INVALID_FIELD, "missing req_no").reply
         if self._ledger.enterprise(request.corp_no) is None:
@@ -195,6 +208,18 @@ class Bank:
             return Refused(codes.DUPLICATE_REQ_NO,
                            "req_no already used with different content").reply
         return transfers.execute(self._ledger, request, request_digest, self._clock())
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def run_batches(self, *, limit: int = batch_run.CHUNK) -> batch_run.RunReport:
+        """Execute up to ``limit`` items of the oldest batch with work (own transaction).
+
+        The server calls this while batches have work; each call is one chunk,
+        durable when it returns, so a crash loses nothing that was answered
+        and the next call after a restart goes on where the last one ended.
+        """
+        return self._in_transaction(
+            lambda: batch_run.run(self._ledger, None, self._clock(), limit=limit))
 
     # -- clearing and end of day -----------------------------------------------------------
 
@@ -244,6 +269,10 @@ class Bank:
             self._ledger.forget_cached()
             raise
         return result
+
+
+#: Read-only request families, by tr_code: each has ``execute(ledger, request)``.
+_READERS = {code: module for module in (queries, batch_queries) for code in module.TR_CODES}
 
 
 class _RunGuarded(Exception):

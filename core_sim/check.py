@@ -173,11 +173,12 @@ def _no_overdraft(conn: sqlite3.Connection) -> Check:
     bad = [
         f"account {acno}: balance {balance}"
         for acno, balance in conn.execute(
-            "SELECT acno, balance FROM accounts WHERE kind = 'customer' AND balance < 0"
+            "SELECT acno, balance FROM accounts WHERE kind IN ('customer', 'personal')"
+            " AND balance < 0"
         )
     ]
     return _result("no_overdraft", bad, "customer accounts overdrawn",
-                   "no customer account is negative")
+                   "no customer or personal account is negative")
 
 
 def _executed_once(conn: sqlite3.Connection) -> Check:
@@ -268,6 +269,7 @@ def _instruction_status(conn: sqlite3.Connection) -> Check:
         "        FROM postings GROUP BY entry_id) m ON m.entry_id = e.id"
         "  JOIN instructions ins ON ins.id = e.instruction_id"
         "  GROUP BY e.instruction_id) k ON k.instruction_id = i.id"
+        " WHERE i.tr_code NOT IN ('330002', '330010')"  # batches: batch_totals
         " ORDER BY i.id"
     )
     for corp_no, req_no, route, status, t, d, s, r, wrong_amount in rows:
@@ -283,6 +285,61 @@ def _instruction_status(conn: sqlite3.Connection) -> Check:
                    "every instruction's status agrees with its entries")
 
 
+def _batch_totals(conn: sqlite3.Connection) -> Check:
+    bad = []
+    rows = conn.execute(
+        "SELECT b.corp_no, b.req_no, b.state, b.items, b.ok_count, b.ok_amt, b.fail_count,"
+        " b.pending_count, b.next_seq, COALESCE(c.n, 0), COALESCE(c.ok, 0), COALESCE(c.failed, 0),"
+        " COALESCE(c.processing, 0), COALESCE(m.moved, 0)"
+        " FROM batches b"
+        " LEFT JOIN (SELECT batch_id, COUNT(*) AS n, SUM(status = 'success') AS ok,"
+        "  SUM(status = 'failed') AS failed, SUM(status = 'processing') AS processing"
+        "  FROM batch_items GROUP BY batch_id) c ON c.batch_id = b.id"
+        " LEFT JOIN (SELECT e.instruction_id, SUM(p.amount) AS moved FROM entries e"
+        "  JOIN postings p ON p.entry_id = e.id AND p.side = 'D'"
+        "  WHERE e.kind IN ('batch_item', 'batch_settle') GROUP BY e.instruction_id) m"
+        "  ON m.instruction_id = b.instruction_id ORDER BY b.id")
+    for (corp_no, req_no, state, items, ok_count, ok_amt, fail_count, pending_count, next_seq,
+         n, ok, failed, processing, moved) in rows:
+        name = f"{corp_no}/{req_no}"
+        if n != items:
+            bad.append(f"{name}: {n} items stored, the batch counts {items}")
+        elif (ok, failed, processing) != (ok_count, fail_count, pending_count):
+            bad.append(f"{name}: items succeeded/failed/processing {ok}/{failed}/{processing},"
+                       f" the batch counts {ok_count}/{fail_count}/{pending_count}")
+        elif moved != ok_amt:
+            bad.append(f"{name}: entries moved {moved} fen, the batch records {ok_amt} succeeded")
+        elif state == "finished" and (next_seq <= items or pending_count):
+            bad.append(f"{name}: finished with items not final")
+    bad += [
+        f"{corp_no}/{req_no} item {seq}: {problem}"
+        for corp_no, req_no, seq, problem in conn.execute(
+            "SELECT b.corp_no, b.req_no, i.seq, CASE"
+            "  WHEN k.n > 1 THEN k.n || ' entries'"
+            "  WHEN k.n = 1 AND i.status <> 'success' THEN 'an entry, but ' || i.status"
+            "  WHEN k.n = 1 AND k.moved <> i.amt THEN 'entry moves ' || k.moved"
+            "  WHEN k.n IS NULL AND i.status = 'success' AND i.bank_no IN ('', ?)"
+            "   THEN 'succeeded without an entry' END AS problem"
+            " FROM batch_items i JOIN batches b ON b.id = i.batch_id"
+            " LEFT JOIN (SELECT e.instruction_id, e.item_seq, COUNT(*) AS n,"
+            "  MAX(p.amount) AS moved FROM entries e"
+            "  JOIN postings p ON p.entry_id = e.id AND p.side = 'D'"
+            "  WHERE e.kind = 'batch_item' GROUP BY e.instruction_id, e.item_seq) k"
+            "  ON k.instruction_id = b.instruction_id AND k.item_seq = i.seq"
+            " WHERE problem IS NOT NULL ORDER BY b.id, i.seq",
+            (_bank_no(conn),))
+    ]
+    total = conn.execute("SELECT COUNT(*), COALESCE(SUM(items), 0) FROM batches").fetchone()
+    return _result("batch_totals", bad, "batch problems",
+                   f"{total[0]} batches, {total[1]} items, each executed at most once and "
+                   "agreeing with the entries")
+
+
+def _bank_no(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'bank_no'").fetchone()
+    return row[0] if row else ""
+
+
 _CHECKS = (
     _entries_balanced,
     _balances_match_postings,
@@ -293,4 +350,5 @@ _CHECKS = (
     _entry_references,
     _clearing_in_transit,
     _instruction_status,
+    _batch_totals,
 )

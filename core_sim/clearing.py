@@ -31,10 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from core_sim import instructions
+from core_sim import batch_run, instructions
+from core_sim.batch_run import SettledBatch
 from core_sim.instructions import Instruction
 from core_sim.ledger import Ledger, Leg
 from core_sim.transaction import fit_message
+
+BATCH_TR_CODES = frozenset({"330002", "330010"})
 
 SETTLED = "settled"
 RETURNED = "returned"
@@ -69,6 +72,7 @@ class ClearingReport:
     batch: bool
     payments: tuple[ClearedPayment, ...] = ()
     pending: int = 0  # payments left in clearing after the run (not due, or suspicious)
+    batches: tuple[SettledBatch, ...] = ()  # batches whose other-bank items it answered
 
     def _with(self, outcome: str) -> tuple[ClearedPayment, ...]:
         return tuple(p for p in self.payments if p.outcome == outcome)
@@ -91,6 +95,8 @@ class ClearingReport:
             f"clearing run {self.run_no} ({kind}, {self.business_date:%Y-%m-%d}): "
             f"{len(self.settled)} settled, {len(self.returned)} returned, "
             f"{len(self.suspicious)} suspicious, {self.pending} pending"
+            + "".join(f"; batch {b.batch_id}: {b.settled} items settled, {b.returned} returned"
+                      for b in self.batches)
         )
 
 
@@ -103,7 +109,20 @@ def run(ledger: Ledger, policy: ClearingPolicy, *, force_batch: bool, now: datet
     run_id: int | None = None
     payments: list[ClearedPayment] = []
     pending = 0
+
+    def run_id_for() -> int:
+        nonlocal run_id
+        if run_id is None:
+            run_id = conn.execute(
+                "INSERT INTO clearing_runs (run_no, biz_date, batch, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (run_no, ledger.biz, int(batch), now.isoformat()),
+            ).lastrowid
+        return run_id
+
     for payment in instructions.in_clearing(conn):
+        if payment.tr_code in BATCH_TR_CODES:
+            continue  # a batch's other-bank items are settled below, item by item
         due = batch or payment.urgent or payment.status == "suspicious"
         if not due:
             pending += 1
@@ -115,20 +134,17 @@ def run(ledger: Ledger, policy: ClearingPolicy, *, force_batch: bool, now: datet
                                         "no answer from the receiving bank", now)
                 payments.append(_cleared(payment, SUSPICIOUS, "no answer from the receiving bank"))
             continue
-        if run_id is None:
-            run_id = conn.execute(
-                "INSERT INTO clearing_runs (run_no, biz_date, batch, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (run_no, ledger.biz, int(batch), now.isoformat()),
-            ).lastrowid
-        payments.append(_clear(ledger, payment, run_id, now))
+        payments.append(_clear(ledger, payment, run_id_for(), now))
+    # Collections from payers at other banks go with the batch clearing (批量).
+    batches = tuple(batch_run.settle_in_clearing(ledger, run_id_for, now)) if batch else ()
     if run_id is not None:
         counts = [sum(p.outcome == o for p in payments) for o in (SETTLED, RETURNED, SUSPICIOUS)]
         conn.execute(
             "UPDATE clearing_runs SET settled = ?, returned = ?, suspicious = ? WHERE id = ?",
             (*counts, run_id),
         )
-    return ClearingReport(run_no, ledger.business_date, batch, tuple(payments), pending)
+    return ClearingReport(run_no, ledger.business_date, batch, tuple(payments), pending,
+                          batches)
 
 
 def _clear(ledger: Ledger, payment: Instruction, run_id: int, now: datetime) -> ClearedPayment:

@@ -29,6 +29,8 @@ class Request:
     tr_code: str
     req_no: str
     fields: Mapping[str, object] = field(default_factory=dict)
+    frag_no: int = 0  # a batch segment's number (1, 2, ...); 0 for other requests
+    more: bool = False  # a batch segment that is not the last
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ ALL_CHECKS = {
     "entries_balanced", "balances_match_postings", "running_balances", "money_conserved",
     "no_overdraft", "executed_once", "entry_references", "clearing_in_transit",
     "instruction_status",
+    "batch_totals",
 }
 
 
