@@ -96,13 +96,18 @@ class BankProcess:
         return (corp_no, user_no) in self._operators
 
     async def execute_batch(self, requests: Sequence[Request]) -> list[Reply]:
-        rows = [(r.corp_no, r.user_no, r.tr_code, r.req_no, r.fields) for r in requests]
+        rows = [(r.corp_no, r.user_no, r.tr_code, r.req_no, r.fields, r.frag_no, r.more)
+                for r in requests]
         replies = await self._call("execute_batch", rows)
         self.commits += 1
         return [Reply(*reply) for reply in replies]
 
     async def run_clearing(self, *, force_batch: bool = False):
         return await self._call("run_clearing", force_batch)
+
+    async def run_batches(self):
+        """Execute the next chunk of batch items (see Bank.run_batches)."""
+        return await self._call("run_batches")
 
     async def end_of_day(self):
         return await self._call("end_of_day")
@@ -225,6 +230,7 @@ def serve(sock: socket.socket, ledger: Path) -> None:
                 for reply in bank.execute_batch([Request(*row) for row in rows])],
             "run_clearing": lambda force_batch: bank.run_clearing(force_batch=force_batch),
             "end_of_day": bank.end_of_day,
+            "run_batches": bank.run_batches,
         }
         sock.sendall(_frame(("ok", {"operators": sorted(bank.operators())})))
         buffer = bytearray()

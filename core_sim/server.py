@@ -29,6 +29,7 @@ import trio
 from core_sim.transaction import Reply
 from core_sim.transaction import Request as BankRequest
 from protocol import codes
+from protocol.bodies import BATCH_TR_CODES
 from protocol.errors import (
     AuthenticationError,
     LocalProtocolError,
@@ -117,6 +118,9 @@ class BankGate:
     async def end_of_day(self):
         return await self._call(self.bank.end_of_day)
 
+    async def run_batches(self):
+        return await self._call(self.bank.run_batches)
+
     async def _call(self, fn: Callable, *args):
         async with self._lock:
             return await trio.to_thread.run_sync(fn, *args)
@@ -156,6 +160,8 @@ class CoreServer:
         self._idle.set()
         self._accepting = True
         self.batches = 0  # number of group commits, for tests and stats
+        self.batch_poll = 1.0  # seconds between looks for batch work nobody announced
+        self._batch_work = trio.Event()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -166,6 +172,7 @@ class CoreServer:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._executor)
+                nursery.start_soon(self._batch_runner)
                 if self.clearing_interval:
                     nursery.start_soon(self._clearing_cycle)
                 listeners = await nursery.start(
@@ -222,6 +229,8 @@ class CoreServer:
             for pending, reply in zip(batch, replies, strict=True):
                 self._answer(pending, reply)
                 touched[pending.conn] = None
+                if pending.request.tr_code in BATCH_TR_CODES and not pending.request.more:
+                    self._batch_work.set()  # a batch may be complete: run it
             for conn in touched:
                 conn.kick()
 
@@ -249,6 +258,28 @@ class CoreServer:
         conn.in_flight -= 1
         if conn.in_flight == 0:
             conn.answered.set()
+
+    async def _batch_runner(self) -> None:
+        """Execute batches in the background, one chunk per call, while any has work.
+
+        Woken when a batch is complete; it also looks every ``batch_poll``
+        seconds and once at start, so a batch interrupted by a crash resumes
+        when the bank comes back. Requests go between chunks: the gate runs
+        one call at a time.
+        """
+        while True:
+            try:
+                report = await self.gate.run_batches()
+            except Exception:
+                log.exception("batch run failed")
+                await trio.sleep(self.batch_poll)
+                continue
+            if report.batch_id is None:
+                self._batch_work = trio.Event()
+                with trio.move_on_after(self.batch_poll):
+                    await self._batch_work.wait()
+            elif report.finished:
+                log.info("batch %s: every item executed", report.batch_id)
 
     async def _clearing_cycle(self) -> None:
         assert self.clearing_interval
@@ -386,7 +417,7 @@ class CoreServer:
         self._queue.append(_Pending(
             conn, event,
             BankRequest(event.corp_no, event.user_no, event.tr_code, event.req_no,
-                        dict(event.fields)),
+                        dict(event.fields), event.frag_no, event.more),
             time.perf_counter()))
         self._work.set()
 
@@ -412,7 +443,8 @@ def _queue_reply(session: ServerSession, request: Request, reply: Reply | None) 
     try:
         session.send(Response(tr_code=request.tr_code, req_no=request.req_no,
                               serial_no=reply.serial_no, ret_code=reply.ret_code,
-                              ret_msg=reply.ret_msg, fields=reply.fields))
+                              ret_msg=reply.ret_msg, fields=reply.fields,
+                              frag_no=request.frag_no))
     except MessageTooLarge as exc:
         # Only queries have replies that grow; the client should page (310301).
         log.warning("reply to %s/%s: %s", request.corp_no, request.req_no, exc)
