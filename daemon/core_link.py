@@ -1,10 +1,11 @@
 """The daemon's persistent, multiplexed connection to the bank core.
 
 One TCP connection (optionally through an HTTP CONNECT proxy) carries every
-ERP request. Replies are matched to requests by req_no, a req_no already in
-flight is refused, and replies that arrive after their request gave up are
-logged as late. Heartbeats keep the connection honest; when it drops, the
-link reconnects with exponential backoff.
+ERP request. Replies are matched to requests by req_no (and a batch
+segment's number), a req_no already in flight is refused, and replies that
+arrive after their request gave up are logged as late. Heartbeats keep the
+connection honest; when it drops, the link reconnects with exponential
+backoff.
 
 What a caller learns about a request is one of three things, and the
 difference matters for money:
@@ -95,7 +96,8 @@ class CoreLink:
         self._send_lock = trio.Lock()
         self._connected = trio.Event()
         self._wake = trio.Event()
-        self._waiting: dict[str, _Waiter] = {}
+        # By (req_no, frag_no): a batch's segments share its req_no (frag_no 0 otherwise).
+        self._waiting: dict[tuple[str, int], _Waiter] = {}
         self.closing = False  # set while the daemon shuts down
         self.connections = 0  # successful handshakes so far
         self.late_replies = 0
@@ -211,14 +213,21 @@ class CoreLink:
             if isinstance(event, ErrorMessage) and not event.req_no:
                 log.warning("core reported %s %s", event.ret_code, event.ret_msg)
                 return
-            waiter = self._waiting.get(event.req_no)
-            if waiter is None or waiter.done.is_set():
+            if isinstance(event, Response):
+                waiters = [self._waiting.get((event.req_no, event.frag_no))]
+            else:
+                # An error names a req_no, not a segment: it answers every segment waiting.
+                waiters = [waiter for (req_no, _), waiter in self._waiting.items()
+                           if req_no == event.req_no]
+            waiters = [w for w in waiters if w is not None and not w.done.is_set()]
+            if not waiters:
                 self.late_replies += 1
                 log.warning("late reply for req_no %s (%s %s): no request waits for it",
                             event.req_no, event.ret_code, event.ret_msg)
                 return
-            waiter.answer = event
-            waiter.done.set()
+            for waiter in waiters:
+                waiter.answer = event
+                waiter.done.set()
         elif isinstance(event, Heartbeat):
             pass
 
@@ -274,10 +283,11 @@ class CoreLink:
     async def request(self, request: Request, *, timeout: float,
                       connect_wait: float | None = None):
         """Send ``request`` and wait for the bank's answer (Response or ErrorMessage)."""
-        if request.req_no in self._waiting:
+        key = (request.req_no, request.frag_no)
+        if key in self._waiting or (request.frag_no and (request.req_no, 0) in self._waiting):
             raise DuplicateInFlight(request.req_no)
         waiter = _Waiter()
-        self._waiting[request.req_no] = waiter
+        self._waiting[key] = waiter
         try:
             if not self._connected.is_set():
                 self._wake.set()
@@ -298,9 +308,9 @@ class CoreLink:
                 raise OutcomeUnknown("connection to the core lost before the answer came")
             raise OutcomeUnknown(f"no answer from the core within {timeout:g} s")
         finally:
-            if self._waiting.get(request.req_no) is waiter:
+            if self._waiting.get(key) is waiter:
                 # Keep nothing: a later answer is logged as late.
-                del self._waiting[request.req_no]
+                del self._waiting[key]
 
 
 async def _http_connect(stream: trio.abc.Stream, host: str, port: int) -> None:
