@@ -283,11 +283,23 @@ class CoreLink:
     async def request(self, request: Request, *, timeout: float,
                       connect_wait: float | None = None):
         """Send ``request`` and wait for the bank's answer (Response or ErrorMessage)."""
+        pending = await self.send_request(request, connect_wait=connect_wait)
+        return await pending.answer(timeout)
+
+    async def send_request(self, request: Request, *,
+                           connect_wait: float | None = None) -> PendingRequest:
+        """Send ``request`` now and return what waits for its answer.
+
+        Requests sent one after the other by one task leave in that order, so a
+        batch's segments can be in flight together and still arrive in order.
+        Call :meth:`PendingRequest.answer` (or ``close``) on the result.
+        """
         key = (request.req_no, request.frag_no)
         if key in self._waiting or (request.frag_no and (request.req_no, 0) in self._waiting):
             raise DuplicateInFlight(request.req_no)
         waiter = _Waiter()
         self._waiting[key] = waiter
+        pending = PendingRequest(self, key, waiter)
         try:
             if not self._connected.is_set():
                 self._wake.set()
@@ -300,6 +312,24 @@ class CoreLink:
             # lost; it had not been sent then, so it starts afresh on this connection.
             waiter.done, waiter.lost = trio.Event(), False
             await self._send(request)
+        except BaseException:
+            pending.close()
+            raise
+        return pending
+
+
+class PendingRequest:
+    """A request on its way: :meth:`answer` waits for what the bank says."""
+
+    def __init__(self, link: CoreLink, key: tuple[str, int], waiter: _Waiter) -> None:
+        self._link = link
+        self._key = key
+        self._waiter = waiter
+
+    async def answer(self, timeout: float):
+        """The bank's Response or ErrorMessage; OutcomeUnknown if none comes in time."""
+        waiter = self._waiter
+        try:
             with trio.move_on_after(timeout):
                 await waiter.done.wait()
             if waiter.answer is not None:
@@ -308,9 +338,12 @@ class CoreLink:
                 raise OutcomeUnknown("connection to the core lost before the answer came")
             raise OutcomeUnknown(f"no answer from the core within {timeout:g} s")
         finally:
-            if self._waiting.get(key) is waiter:
-                # Keep nothing: a later answer is logged as late.
-                del self._waiting[key]
+            self.close()
+
+    def close(self) -> None:
+        """Stop waiting: keep nothing, so that a later answer is logged as late."""
+        if self._link._waiting.get(self._key) is self._waiter:
+            del self._link._waiting[self._key]
 
 
 async def _http_connect(stream: trio.abc.Stream, host: str, port: int) -> None:
