@@ -15,9 +15,10 @@ A file is read twice and never held whole: :func:`scan` checks every line
 and adds up count and total (so a bad line or wrong totals refuse the batch
 before the bank sees any of it: D011 names the line), then :func:`segments`
 yields the items a segment at a time for the upload. After the bank has run
-the batch, :func:`write_result` writes ``FILENAME.result`` beside it: each
-input line followed by ``,sucFlg,flw,err_code,err_msg``, written to a
-temporary name first so the ERP never sees half a result file.
+the batch, :class:`ResultWriter` writes ``FILENAME.result`` beside it, a page
+of results at a time: each input line followed by
+``,sucFlg,flw,err_code,err_msg``, under a temporary name until complete so the
+ERP never sees half a result file.
 """
 
 from __future__ import annotations
@@ -194,33 +195,66 @@ def _cell(text: str) -> str:
     return text.replace(",", "，").replace("\r", " ").replace("\n", " ")
 
 
+class ResultWriter:
+    """Write ``FILENAME.result`` as results arrive: each input line, then its result.
+
+    Feed it (suc_flg, flw, err_code, err_msg) tuples in file order, as many at
+    a time as come (a page); :meth:`finish` checks that every line got one and
+    moves the file into place, so the ERP never sees half a result file. Use
+    it as a context manager: leaving it without finishing removes the draft.
+    """
+
+    def __init__(self, path: Path, encoding: str = "GBK") -> None:
+        self.path = path
+        self.target = result_path(path)
+        self._temporary = self.target.with_name(f".{self.target.name}.{os.getpid()}.tmp")
+        self._codec = "gbk" if encoding.upper() in ("GBK", "GB2312") else encoding
+        self._source = None
+        self._out = None
+
+    def __enter__(self) -> ResultWriter:
+        self._source = self.path.open("rb")
+        self._out = self._temporary.open("wb")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for handle in (self._source, self._out):
+            if handle is not None:
+                handle.close()
+        self._temporary.unlink(missing_ok=True)
+
+    def _next_line(self) -> bytes | None:
+        assert self._source is not None
+        for raw in self._source:
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                return line
+        return None
+
+    def feed(self, results: Iterable[tuple[str, str, str, str]]) -> None:
+        assert self._out is not None
+        parts = []
+        for suc_flg, flw, err_code, err_msg in results:
+            line = self._next_line()
+            if line is None:
+                raise ValueError(f"{self.path.name}: the bank has more items than the file "
+                                 "has lines")
+            tail = f",{suc_flg},{flw},{err_code},{_cell(err_msg)}\r\n"
+            parts.append(line + tail.encode(self._codec, errors="replace"))
+        self._out.write(b"".join(parts))
+
+    def finish(self) -> Path:
+        assert self._out is not None
+        if self._next_line() is not None:
+            raise ValueError(f"{self.path.name}: more lines than the bank has items")
+        self._out.close()
+        os.replace(self._temporary, self.target)
+        return self.target
+
+
 def write_result(path: Path, results: Iterable[tuple[str, str, str, str]],
                  encoding: str = "GBK") -> Path:
-    """Write ``FILENAME.result``: every input line, then ``,sucFlg,flw,err_code,err_msg``.
-
-    ``results`` gives one (suc_flg, flw, err_code, err_msg) per item, in file
-    order. Returns the result file's path; it appears only when complete.
-    """
-    target = result_path(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    codec = "gbk" if encoding.upper() in ("GBK", "GB2312") else encoding
-    results = iter(results)
-    try:
-        with path.open("rb") as source, temporary.open("wb") as out:
-            for raw in source:
-                line = raw.rstrip(b"\r\n")
-                if not line.strip():
-                    continue
-                try:
-                    suc_flg, flw, err_code, err_msg = next(results)
-                except StopIteration:
-                    raise ValueError(f"{path.name}: more lines than the bank has items") \
-                        from None
-                tail = f",{suc_flg},{flw},{err_code},{_cell(err_msg)}\r\n"
-                out.write(line + tail.encode(codec, errors="replace"))
-        if next(results, None) is not None:
-            raise ValueError(f"{path.name}: the bank has more items than the file has lines")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return target
+    """Write ``FILENAME.result`` from ``results`` at once (see :class:`ResultWriter`)."""
+    with ResultWriter(path, encoding) as writer:
+        writer.feed(results)
+        return writer.finish()

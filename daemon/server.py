@@ -61,6 +61,7 @@ class Daemon:
             encoding=config.forward.encoding,
             max_request=config.forward.max_request,
             request_timeout=comm.request_timeout,
+            files_dir=config.base_dir.parent / "files",
         )
         self.listeners = ErpListeners(self.service, AccessList(config.bind.allows),
                                       client_timeout=config.forward.client_timeout)

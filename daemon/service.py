@@ -12,12 +12,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from daemon.core_link import CoreLink, DuplicateInFlight, NotSent, OutcomeUnknown
+from daemon.erp_batches import TR_CODES as BATCH_TR_CODES
+from daemon.erp_batches import BatchHandler
 from daemon.erp_codec import (
     WireReplyError,
     error_reply,
     fill_identity,
+    new_req_no,
     outcome_unknown_reply,
     reply_to_erp,
     request_to_wire,
@@ -43,6 +47,7 @@ class ErpService:
         encoding: str = "GBK",
         max_request: int = 1 << 20,
         request_timeout: float = 30.0,
+        files_dir: Path | None = None,
     ) -> None:
         self.link = link
         self.corp_no = corp_no
@@ -51,6 +56,9 @@ class ErpService:
         self.max_request = max_request
         self.request_timeout = request_timeout
         self.accepting = True
+        self.batches = BatchHandler(link, files_dir=files_dir or Path("files"),
+                                    encoding=encoding, new_req_no=new_req_no,
+                                    timeout=request_timeout)
 
     async def handle(self, data: bytes, peer: str = "-") -> bytes:
         started = time.perf_counter()
@@ -62,8 +70,11 @@ class ErpService:
             head = doc.head
             doc = fill_identity(doc, corp_no=self.corp_no, user_no=self.user_no)
             head = doc.head
-            wire = request_to_wire(doc)
-            reply_head, body = await self._forward(wire, head)
+            if head.get("tr_code") in BATCH_TR_CODES:
+                reply_head, body = await self._batch(doc)
+            else:
+                wire = request_to_wire(doc)
+                reply_head, body = await self._forward(wire, head)
         except ErpRequestError as exc:
             encoding = exc.encoding or encoding
             head = {**exc.head, **{k: v for k, v in head.items() if v}}
@@ -79,6 +90,31 @@ class ErpService:
                  reply_head.get("req_no", "") or "-", reply_head.get("tr_code", "") or "-",
                  (time.perf_counter() - started) * 1000, reply_head.get("particular_code"))
         return render_reply(reply_head, body, encoding=encoding)
+
+    async def _batch(self, doc):
+        """A batch code: its own handler drives the link (segments, pages of results)."""
+        head = doc.head
+        if not self.accepting:
+            return error_reply(codes.DAEMON_BUSY, "the client is shutting down", head)
+        try:
+            code, info, serial_no, body = await self.batches.handle(doc)
+        except DuplicateInFlight:
+            return error_reply(codes.DUPLICATE_IN_FLIGHT,
+                               f"req_no {head['req_no']} is already in flight", head)
+        except NotSent as exc:
+            return error_reply(codes.CORE_UNAVAILABLE, f"{exc}; the request was not sent",
+                               head)
+        except OutcomeUnknown as exc:
+            log.warning("req_no %s: outcome unknown: %s", head["req_no"], exc)
+            return error_reply(codes.OUTCOME_UNKNOWN, "processing: outcome unknown, query "
+                               "with 310207 or send the same req_no again", head)
+        if code in _BANK_UNKNOWN:
+            return error_reply(codes.OUTCOME_UNKNOWN, "processing: outcome unknown, query "
+                               "with 310207", head)
+        known = codes.lookup(code) or codes.ReturnCode(code, "BANK", info)
+        reply_head, _ = error_reply(known, info, head)
+        reply_head["serial_no"] = serial_no
+        return reply_head, body
 
     async def _forward(self, wire, head: Mapping[str, str]):
         if not self.accepting:
