@@ -104,28 +104,29 @@ def run(ledger: Ledger, batch_id: int | None, now: datetime, *, limit: int = CHU
         results = _run_payments(ledger, batch_id, next_seq, limit, own)
     else:
         results = _run_collections(ledger, batch_id, next_seq, limit, own, corp_no)
-    entries = []
+    pairs = []
     updates = []
     ok_count = ok_amt = fail_count = fail_amt = pending_count = pending_amt = 0
     last_seq = next_seq - 1
-    for seq, amt, outcome, legs, err_code, err_msg in results:
+    next_serial = ledger.next_serial
+    for seq, amt, outcome, pair, err_code, err_msg in results:
         last_seq = seq
         if outcome == "failed":
             fail_count += 1
             fail_amt += amt
             updates.append(("failed", "", err_code, err_msg, batch_id, seq))
             continue
-        flw = ledger.next_serial()
+        flw = next_serial()
         if outcome == "success":
             ok_count += 1
             ok_amt += amt
-            entries.append(NewEntry(flw, "batch_item", legs, summary, instruction_id,
-                                    item_seq=seq))
+            pairs.append((flw, *pair, seq))
         else:
             pending_count += 1
             pending_amt += amt
         updates.append((outcome, flw, "", "", batch_id, seq))
-    ledger.post_many(entries, now)
+    ledger.post_pairs(pairs, kind="batch_item", summary=summary,
+                      instruction_id=instruction_id, now=now)
     conn.executemany(
         "UPDATE batch_items SET status = ?, flw = ?, err_code = ?, err_msg = ?"
         " WHERE batch_id = ? AND seq = ?", updates)
@@ -180,9 +181,8 @@ def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, paye
             out.append((seq, amt, "failed", (), failure.code.code, failure.message))
             continue
         payer.available -= amt
-        legs = (Leg(payer.id, "D", amt, card_no, name), Leg(payee_id, "C", amt, payer.acno,
-                                                            payer.name))
-        out.append((seq, amt, "success", legs, "", ""))
+        out.append((seq, amt, "success",
+                    (payer.id, payee_id, amt, card_no, name, payer.acno, payer.name), "", ""))
     return out
 
 
@@ -238,9 +238,8 @@ def _run_collections(ledger: Ledger, batch_id: int, next_seq: int, limit: int,
             out.append((seq, amt, "failed", (), failure.code.code, failure.message))
             continue
         payer.available -= amt
-        legs = (Leg(account_id, "D", amt, payee.acno, payee.name),
-                Leg(payee.id, "C", amt, acno, name))
-        out.append((seq, amt, "success", legs, "", ""))
+        out.append((seq, amt, "success",
+                    (account_id, payee.id, amt, payee.acno, payee.name, acno, name), "", ""))
     return out
 
 

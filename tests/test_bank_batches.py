@@ -344,16 +344,16 @@ def test_a_chunk_that_fails_midway_leaves_nothing_and_the_batch_resumes(bank, mo
 
     from core_sim import ledger as ledger_module
 
-    real = ledger_module.Ledger.post_many
+    real = ledger_module.Ledger.post_pairs
 
-    def crash(self, entries, now):
-        real(self, entries, now)
+    def crash(self, pairs, **kwargs):
+        real(self, pairs, **kwargs)
         raise OSError("disk gone")  # after the entries, before the items' results
 
-    monkeypatch.setattr(ledger_module.Ledger, "post_many", crash)
+    monkeypatch.setattr(ledger_module.Ledger, "post_pairs", crash)
     with pytest.raises(OSError):
         bank.run_batches(limit=1000)
-    monkeypatch.setattr(ledger_module.Ledger, "post_many", real)
+    monkeypatch.setattr(ledger_module.Ledger, "post_pairs", real)
     assert status(bank, "F5")["ok_count"] == 1000
     assert balance(bank, ZHANG) == 500_000 - 100_000
     assert bank.run_batches(limit=1000).finished
