@@ -11,6 +11,7 @@ from directlink.commands.daemon import daemon_group
 from directlink.commands.enroll import enroll
 from directlink.commands.keys import keys
 from directlink.commands.send import send
+from directlink.commands.send_batch import batch_collect, batch_pay, batch_status
 from directlink.commands.up import up
 
 
@@ -27,6 +28,8 @@ def cli() -> None:
 
 for _command in (up, core, daemon_group, config, keys, enroll, send):
     cli.add_command(_command)
+for _command in (batch_pay, batch_collect, batch_status):  # the batch family of `send`
+    send.add_command(_command)
 
 
 def main() -> None:
