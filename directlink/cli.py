@@ -7,6 +7,7 @@ import click
 from directlink import __version__
 from directlink.commands.config import config
 from directlink.commands.core import core
+from directlink.commands.core_batches import batches
 from directlink.commands.daemon import daemon_group
 from directlink.commands.enroll import enroll
 from directlink.commands.keys import keys
@@ -30,6 +31,7 @@ for _command in (up, core, daemon_group, config, keys, enroll, send):
     cli.add_command(_command)
 for _command in (batch_pay, batch_collect, batch_status):  # the batch family of `send`
     send.add_command(_command)
+core.add_command(batches)
 
 
 def main() -> None:
