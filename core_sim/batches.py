@@ -62,10 +62,6 @@ ACCOUNT_FIELD = {PAYMENT: "pay_acno", COLLECTION: "rcv_acno"}
 STATE_NUMBER = {"receiving": "0", "processing": "2", "finished": "3", "refused": "4"}
 NO_SUCH_BATCH = "6"
 
-_ITEM_KEYS = {
-    PAYMENT: ("card_no", "acname", "amt", "busino", "card_flag"),
-    COLLECTION: ("pay_acno", "pay_acname", "amt", "busino", "agreement_no", "pay_bank_no"),
-}
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -130,9 +126,12 @@ def header_digest(tr_code: str, fields: Mapping[str, object]) -> bytes:
 
 
 def segment_digest(tr_code: str, items: list[Mapping[str, object]]) -> bytes:
-    keys = _ITEM_KEYS[tr_code]
-    rows = [[item.get(key, "") for key in keys] for item in items]
-    return hashlib.sha256(_CANONICAL(rows).encode("utf-8")).digest()
+    """The digest of a segment's items, to recognise the same segment sent again.
+
+    The items as the wire decoded them: every field, in the body's declared
+    order, so the same segment always encodes the same way.
+    """
+    return hashlib.sha256(_CANONICAL([tr_code, items]).encode("utf-8")).digest()
 
 
 # -- a segment arrives -----------------------------------------------------------------

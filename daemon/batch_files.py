@@ -111,28 +111,38 @@ def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
                                      f"{path.name} line {number}: not {encoding} text") from None
 
 
-def _item(tr_code: str, name: str, number: int, line: str) -> dict[str, object]:
+_AMOUNT_GROUP = {PAYMENT: 2, COLLECTION: 3}  # where yuan and cents start in a match
+
+
+def _checked(tr_code: str, name: str, number: int, line: str) -> tuple[re.Match[str], int]:
+    """The line's match and its amount in fen; D011 naming the line when it is wrong."""
     match = _LINES[tr_code].fullmatch(line)
     if match is None:
         raise BatchFileError(codes.BATCH_FILE_LINE,
                              f"{name} line {number}: {_why(tr_code, line)}")
-    if tr_code == PAYMENT:
-        card_no, acname, yuan, cents, busino = match.groups()
-        item = {"card_no": card_no, "acname": acname, "card_flag": "0", "busino": busino}
-    else:
-        pay_acno, acname, agreement_no, yuan, cents, busino, bank_no = match.groups()
-        item = {"pay_acno": pay_acno, "pay_acname": acname, "agreement_no": agreement_no,
-                "busino": busino, "pay_bank_no": bank_no or ""}
+    at = _AMOUNT_GROUP[tr_code]
+    yuan, cents = match.group(at + 1, at + 2)
     amt = int(yuan) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
     if amt <= 0 or amt > MAX_FEN:
         raise BatchFileError(codes.BATCH_FILE_LINE,
                              f"{name} line {number}: amount must be positive, at most "
                              "99999999999999.99")
+    acname = match.group(2)
     if not acname.isascii() and len(acname.encode("gb18030")) > 60:
         raise BatchFileError(codes.BATCH_FILE_LINE,
                              f"{name} line {number}: name longer than 60 bytes")
-    item["amt"] = amt
-    return item
+    return match, amt
+
+
+def _item(tr_code: str, name: str, number: int, line: str) -> dict[str, object]:
+    match, amt = _checked(tr_code, name, number, line)
+    if tr_code == PAYMENT:
+        card_no, acname, _, _, busino = match.groups()
+        return {"card_no": card_no, "acname": acname, "card_flag": "0", "amt": amt,
+                "busino": busino}
+    pay_acno, acname, agreement_no, _, _, busino, bank_no = match.groups()
+    return {"pay_acno": pay_acno, "pay_acname": acname, "agreement_no": agreement_no,
+            "amt": amt, "busino": busino, "pay_bank_no": bank_no or ""}
 
 
 def _why(tr_code: str, line: str) -> str:
@@ -166,7 +176,7 @@ def scan(path: Path, tr_code: str, encoding: str = "GBK") -> Scan:
     count = total = 0
     name = path.name
     for number, line in _lines(path, encoding):
-        total += _item(tr_code, name, number, line)["amt"]  # type: ignore[operator]
+        total += _checked(tr_code, name, number, line)[1]
         count += 1
     if count == 0:
         raise BatchFileError(codes.BATCH_FILE_LINE, f"{name} holds no items")
