@@ -26,7 +26,7 @@ def test_only_a_bare_name_in_the_folder_is_accepted(tmp_path, name):
 
 
 def test_a_missing_file_is_d010_naming_the_folder(tmp_path):
-    with pytest.raises(BatchFileError, match="no file premiums.txt") as caught:
+    with pytest.raises(BatchFileError, match=r"no file premiums\.txt") as caught:
         bf.exchange_path(tmp_path, "premiums.txt")
     assert str(tmp_path) in caught.value.info
 
