@@ -131,12 +131,15 @@ def take_events(session, data: bytes) -> list:
 
 def test_vectors_cover_every_message_type_and_tr_code():
     kinds = {(v["message_type"], v["header"]["tr_code"]) for v in VECTORS.values()}
-    codes = ("310101", "310201", "310301", "210201", "210224", "310204")
+    codes = ("310101", "310201", "310301", "210201", "210224", "310204", "330010", "310207",
+             "310208", "310210")
     required = {("HS", ""), ("HA", ""), ("ER", ""), ("HB", "")}
     required |= {(kind, code) for kind in ("RQ", "RS") for code in codes}
     assert required <= {(kind, code if kind in ("RQ", "RS") else "") for kind, code in kinds}
     assert [VECTORS[n]["step"] for n in NAMES] == list(range(1, len(NAMES) + 1))
     assert VECTORS["rs_210224_refused"]["header"]["ret_code"] != "0000"
+    segments = [VECTORS[f"rq_330010_segment_{n}"]["header"] for n in (1, 2)]
+    assert [(h["frag_no"], h["more_flag"]) for h in segments] == [(1, "1"), (2, "0")]
 
 
 # -- each vector, both ways ----------------------------------------------------------------

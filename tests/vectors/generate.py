@@ -144,6 +144,42 @@ FIELDS: dict[tuple[str, str], dict] = {
         "rcv_bank_no": "102100099996", "amt": 1_250_000, "cert_no": "CERT0001",
     },
 }
+PAYER = "6222600100000000001"
+BATCH_FIELDS = {"cert_no": "COL202611", "rcv_acno": ACNO, "sum": 3, "sum_amt": 90_000,
+                "summary": "十一月保费", "busi_no": "FEE01", "file_flag": "1"}
+BATCH_ITEMS = [
+    {"pay_acno": PAYER, "pay_acname": "张三", "agreement_no": "AG0000000001", "amt": 30_000,
+     "busino": "C0001", "pay_bank_no": ""},
+    {"pay_acno": "6222600100000000002", "pay_acname": "李四", "agreement_no": "AG0000000002",
+     "amt": 30_000, "busino": "C0002", "pay_bank_no": ""},
+    {"pay_acno": RCV_ACNO, "pay_acname": "王五", "agreement_no": "AG0000000003",
+     "amt": 30_000, "busino": "C0003", "pay_bank_no": "102100099996"},
+]
+_STATUS = {"received": 0, "ok_count": 0, "ok_amt": 0, "fail_count": 0, "fail_amt": 0,
+           "pending_count": 0, "pending_amt": 0, "err_code": "", "err_msg": ""}
+RECEIVING = {**_STATUS, "state": "0", "received": 2}
+PROCESSING = {**_STATUS, "state": "2", "received": 3, "pending_count": 3, "pending_amt": 90_000}
+FINISHED = {**_STATUS, "state": "3", "received": 3, "ok_count": 2, "ok_amt": 60_000,
+            "fail_count": 1, "fail_amt": 30_000}
+FIELDS[("310207", REQUEST)] = {"ogl_serial_no": "COL20261124000001"}
+FIELDS[("310207", RESPONSE)] = {"ogl_serial_no": "COL20261124000001", "batch_tr_code": "330010",
+                                "sum": 3, "sum_amt": 90_000, **FINISHED}
+FIELDS[("310208", REQUEST)] = {"ogl_serial_no": "COL20261124000001", "status": "E",
+                               "begin_no": 1, "query_num": 1000}
+FIELDS[("310208", RESPONSE)] = {
+    "ogl_serial_no": "COL20261124000001", "total_num": 1, "begin_no": 1, "more_flag": "0",
+    "records": [{"seq": 2, "busino": "C0002", "acno": "6222600100000000002", "acname": "李四",
+                 "amt": 30_000, "suc_flg": "E", "flw": "", "err_code": "E008",
+                 "err_msg": "insufficient funds"}]}
+FIELDS[("310210", REQUEST)] = {"rcv_acno": ACNO, "begin_no": 1, "query_num": 2}
+FIELDS[("310210", RESPONSE)] = {
+    "rcv_acno": ACNO, "total_num": 3, "begin_no": 1, "more_flag": "1",
+    "records": [{"agreement_no": "AG0000000001", "payer_acno": PAYER, "payer_name": "张三",
+                 "payer_bank_no": "301290000007", "max_amt": 200_000, "valid_to": "20271231",
+                 "status": "0"},
+                {"agreement_no": "AG0000000002", "payer_acno": "6222600100000000002",
+                 "payer_name": "李四", "payer_bank_no": "301290000007", "max_amt": 0,
+                 "valid_to": "", "status": "0"}]}
 TR_CODES = ("310101", "310201", "310301", "210201", "210224", "310204")
 SERIALS = {code: f"SB20261124{n:014d}" for n, code in enumerate(TR_CODES, start=11)}
 
@@ -175,6 +211,27 @@ def conversation() -> list[tuple[str, str, object, str]]:
             tr_code="210224", req_no="REQ20261124000107", ret_code="E009",
             ret_msg="超过单笔限额"), "refusal: ret_code E009, no body"),
     ]
+    # A batch collection in two segments (frag_no 1 with more_flag 1, then the last),
+    # each answered with the batch's status, then its status, items and payers.
+    batch_no = "COL20261124000001"
+    for frag_no, more, items, status in ((1, True, BATCH_ITEMS[:2], RECEIVING),
+                                         (2, False, BATCH_ITEMS[2:], PROCESSING)):
+        steps.append((f"rq_330010_segment_{frag_no}", "client", Request(
+            tr_code="330010", req_no=batch_no, fields={**BATCH_FIELDS, "items": items},
+            corp_no=CORP_NO, user_no=USER_NO, frag_no=frag_no, more=more),
+            f"request 330010, segment {frag_no}" + (" (more follow)" if more else " (last)")))
+        steps.append((f"rs_330010_segment_{frag_no}", "bank", Response(
+            tr_code="330010", req_no=batch_no, serial_no="SB2026112400000031",
+            ret_msg=f"segment {frag_no} stored" if more else "batch accepted",
+            fields=status, frag_no=frag_no), f"response to segment {frag_no}"))
+    for n, code in enumerate(("310207", "310208", "310210"), start=1):
+        req_no = f"REQ2026112400020{n}"
+        steps.append((f"rq_{code}", "client", Request(
+            tr_code=code, req_no=req_no, fields=FIELDS[(code, REQUEST)],
+            corp_no=CORP_NO, user_no=USER_NO), f"request {code}"))
+        steps.append((f"rs_{code}", "bank", Response(
+            tr_code=code, req_no=req_no, ret_code="0000", ret_msg="交易成功",
+            fields=FIELDS[(code, RESPONSE)]), f"response {code}"))
     return steps
 
 
