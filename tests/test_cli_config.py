@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from config.ini import IniFile, load_config, verify_password
+from directlink.commands import common
 from directlink.commands.config import config
 from protocol.keys import KeyFileError, SigningKey, format_fingerprint
 
@@ -20,6 +21,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A password or home in the developer's environment must not leak in.
     monkeypatch.delenv("DIRECTLINK_PASSWORD", raising=False)
     monkeypatch.delenv("DIRECTLINK_HOME", raising=False)
+    # CliRunner's input= is the admin typing at a terminal (without one, a prompt is
+    # refused: tests/test_firsthour_password.py).
+    monkeypatch.setattr(common, "can_prompt", lambda: True)
 
 
 def password_file(tmp_path: Path, password: str = PASSWORD, name: str = "pw") -> Path:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from click.testing import CliRunner
 
 from directlink.cli import cli
 from protocol.keys import BankPublicKeys, SigningKey, format_fingerprint
+
+
+def init_bank(home) -> str:
+    """``directlink core init`` (the demo seed); returns its output."""
+    result = CliRunner().invoke(cli, ["core", "init", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def test_enroll_then_list_and_export(tmp_path):
@@ -14,6 +23,7 @@ def test_enroll_then_list_and_export(tmp_path):
     pem = tmp_path / "client.pub"
     pem.write_bytes(key.public.to_pem())
     runner = CliRunner()
+    created = init_bank(home)
 
     assert "no keys enrolled" in runner.invoke(cli, ["core", "enrolled", "--home",
                                                      str(home)]).output
@@ -31,11 +41,13 @@ def test_enroll_then_list_and_export(tmp_path):
     assert exported.exit_code == 0
     bank = BankPublicKeys.from_text(exported.output)
     assert format_fingerprint(bank.fingerprint) in result.output  # the key letter matches
+    assert format_fingerprint(bank.fingerprint) in created
 
 
 def test_enroll_refuses_an_unknown_operator(tmp_path):
     pem = tmp_path / "client.pub"
     pem.write_bytes(SigningKey.generate().public.to_pem())
+    init_bank(tmp_path / "bank")
     result = CliRunner().invoke(cli, ["core", "enroll", "--home", str(tmp_path / "bank"),
                                       "--corp-no", "0000000001", "--user-no", "999", str(pem)])
     assert result.exit_code == 1
@@ -44,6 +56,7 @@ def test_enroll_refuses_an_unknown_operator(tmp_path):
 
 def test_offline_clearing_and_end_of_day_then_check(tmp_path):
     home = str(tmp_path / "bank")
+    init_bank(home)
     runner = CliRunner()
     cleared = runner.invoke(cli, ["core", "clear", "--home", home])
     assert cleared.exit_code == 0, cleared.output
@@ -52,13 +65,14 @@ def test_offline_clearing_and_end_of_day_then_check(tmp_path):
     assert eod.exit_code == 0 and "business date is now" in eod.output
     checked = runner.invoke(cli, ["core", "check", "--home", home])
     assert checked.exit_code == 0
-    assert "OK:" in checked.output
+    assert re.search(r"^OK: \d+ checks passed$", checked.output, re.M)
 
 
 def test_check_without_a_ledger_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["core", "check", "--home", str(tmp_path)])
     assert result.exit_code == 1
-    assert "no ledger here" in result.output
+    assert result.output == (f"Error: {tmp_path}: no bank here ({tmp_path}/core/ledger.db is "
+                             f"missing); `directlink core init --home {tmp_path}` creates one\n")
 
 
 def test_version_and_help():

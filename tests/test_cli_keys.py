@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from config.ini import load_config
 from daemon.home import load_bank_keys, load_signing_key
+from directlink.commands import common
 from directlink.commands.enroll import enroll
 from directlink.commands.keys import keys
 from protocol.keys import BankKeyPair, SigningKey, VerifyKey, format_fingerprint
@@ -20,6 +21,9 @@ from tests.test_cli_config import PASSWORD, init_home, password_file
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DIRECTLINK_PASSWORD", raising=False)
     monkeypatch.delenv("DIRECTLINK_HOME", raising=False)
+    # CliRunner's input= is the admin typing at a terminal (without one, a prompt is
+    # refused: tests/test_firsthour_password.py).
+    monkeypatch.setattr(common, "can_prompt", lambda: True)
 
 
 def client_public(home: Path) -> VerifyKey:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from config.errors import ConfigError
 from config.ini import ClientConfig, load_config
-from daemon.home import ClientHome, SetupError
+from daemon.home import PASSWORD_ENV, ClientHome, SetupError
 
 DEFAULT_HOME = "directlink-home"
 HOME_ENV = "DIRECTLINK_HOME"
@@ -57,11 +58,45 @@ def load_client_config(home: Path, config_path: Path | None) -> ClientConfig:
         raise config_error(path, exc) from None
 
 
+def can_prompt() -> bool:
+    """Whether there is someone to ask: stdin is a terminal.
+
+    Under a service manager or in a script it is not, and getpass would warn,
+    echo the prompt and read end-of-file ("Aborted!").
+    """
+    return sys.stdin.isatty()
+
+
+#: How to give the security password without a terminal.
+PASSWORD_HOW = f"give --password-file FILE or set ${PASSWORD_ENV}"
+
+
+def prompt_secret(prompt: str, *, needed: str, how: str = PASSWORD_HOW,
+                  confirm: bool = False) -> str:
+    """A hidden prompt (on stderr); a one-line error saying ``how`` when there is no terminal."""
+    if not can_prompt():
+        raise click.ClickException(f"{needed}, and there is no terminal to ask for it: {how}")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def confirm(question: str, *, needed: str, how: str) -> None:
+    """Ask ``question`` (abort on no); a one-line error saying ``how`` without a terminal."""
+    if not can_prompt():
+        raise click.ClickException(f"{needed}, and there is no terminal to ask: {how}")
+    click.confirm(question, abort=True, err=True)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 check``, ``2 checks``: the count and the noun that agrees with it."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def fail(exc: Exception) -> click.ClickException:
     """A user-facing one-line error for the errors our modules raise on purpose."""
     return click.ClickException(str(exc))
 
 
-__all__ = ["ClickException", "ConfigError", "SetupError", "config_option", "fail",
-           "home_option", "load_client_config"]
+__all__ = ["PASSWORD_HOW", "ClickException", "ConfigError", "SetupError", "can_prompt",
+           "config_option", "confirm", "fail", "home_option", "load_client_config", "plural",
+           "prompt_secret"]
 ClickException = click.ClickException

@@ -43,6 +43,7 @@ from directlink.commands.common import (
     config_option,
     config_path_for,
     home_option,
+    prompt_secret,
 )
 from protocol.keys import KeyFileError, SigningKey, format_fingerprint
 
@@ -56,8 +57,8 @@ def password_file_option(func):
         "--password-file",
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
         default=None,
-        help=f"File holding the security password [default: ${PASSWORD_ENV}, "
-        "HOME/etc/password, or a prompt].",
+        help=f"File holding the security password [default: ${PASSWORD_ENV}, else "
+        "HOME/etc/password (kept by `directlink up`), else a prompt on the terminal].",
     )(func)
 
 
@@ -109,7 +110,7 @@ def current_password(ini: IniFile, home: Path, password_file: Path | None,
         raise click.ClickException(f"cannot read the security password: {exc}") from None
     source = _password_source(client_home, password_file) if password is not None else ""
     if password is None:
-        password = click.prompt(prompt, hide_input=True, err=True)
+        password = prompt_secret(prompt, needed="the security password is needed")
     try:
         ok = verify_password(password, stored)
     except ValueError as exc:
@@ -121,15 +122,21 @@ def current_password(ini: IniFile, home: Path, password_file: Path | None,
     return password
 
 
-def new_password(password_file: Path | None, *, use_env: bool,
+def new_password(password_file: Path | None, *, use_env: bool, option: str = "--password-file",
                  prompt: str = "New security password") -> str:
-    """A new security password: from a file, the environment (if allowed) or typed twice."""
+    """A new security password: from a file, the environment (if allowed) or typed twice.
+
+    ``option`` is the option that names the file, for the error without a terminal.
+    """
     if password_file is not None:
         password = _read_password_file(password_file)
     elif use_env and os.environ.get(PASSWORD_ENV):
         password = os.environ[PASSWORD_ENV]
     else:
-        password = click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
+        how = (f"give {option} FILE or set ${PASSWORD_ENV}" if use_env
+               else f"give {option} FILE")
+        password = prompt_secret(prompt, needed="a new security password is needed", how=how,
+                                 confirm=True)
     if not password.strip():
         raise click.ClickException("the security password must not be empty")
     return password
@@ -198,8 +205,8 @@ def config() -> None:
               help="1: sign and encrypt every message; 0: plain (testing only).")
 @click.option("--password-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None,
-              help=f"File holding the new security password [default: ${PASSWORD_ENV} "
-              "or a prompt].")
+              help=f"File holding the new security password [default: ${PASSWORD_ENV}, "
+              "else a prompt on the terminal, typed twice].")
 def init(home: Path, config_path: Path | None, corp_no: str, user_no: str, core_host: str,
          core_port: int, erp_port: int, http_port: int, certflag: str,
          password_file: Path | None) -> None:
@@ -373,7 +380,8 @@ def _key_warnings(cfg: ClientConfig) -> list[str]:
 @password_file_option
 @click.option("--new-password-file", type=click.Path(dir_okay=False, exists=True,
               path_type=Path), default=None,
-              help="File holding the new password [default: a prompt, typed twice].")
+              help="File holding the new password [default: a prompt on the terminal, "
+              "typed twice].")
 def passwd(home: Path, config_path: Path | None, password_file: Path | None,
            new_password_file: Path | None) -> None:
     """Change the security password and re-encrypt the private key with it."""
@@ -381,7 +389,7 @@ def passwd(home: Path, config_path: Path | None, password_file: Path | None,
     ini = open_ini(home, config_path)
     cfg = ini_config(ini)
     old = current_password(ini, home, password_file, prompt="Current security password")
-    new = new_password(new_password_file, use_env=False)
+    new = new_password(new_password_file, use_env=False, option="--new-password-file")
     private_key = cfg.enterprise.private_key
     old_pem = pem = None
     if private_key.exists():

@@ -16,8 +16,9 @@ from core_sim.bank_process import BankProcess, BankProcessError
 from core_sim.check import check_ledger
 from core_sim.home import CoreHome
 from core_sim.server import CoreServer
-from directlink.commands.common import home_option
-from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
+from daemon.home import ClientHome
+from directlink.commands.common import home_option, plural
+from directlink.runtime import Listen, ready, run_trio, run_until_signalled, setup_logging
 from protocol.keys import KeyFileError, VerifyKey, format_fingerprint
 
 
@@ -46,6 +47,28 @@ def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None
     return bank, seed
 
 
+def require_bank(home: Path) -> CoreHome:
+    """The bank at ``home``, or a one-line error (nothing written) saying how to make one.
+
+    Only ``core init``, ``core serve --seed`` and ``up`` create a bank: an
+    administrative command given a mistyped or a client's ``--home`` must not
+    quietly start a demo bank there.
+    """
+    core_home = CoreHome(home)
+    if core_home.exists():
+        return core_home
+    create = f"`directlink core init --home {home}` creates one"
+    if not home.exists():
+        raise click.ClickException(
+            f"{home}: no such directory, so no bank; {create} "
+            f"(or `directlink up --home {home}`, a bank with its client)")
+    if ClientHome(home).config.exists():
+        raise click.ClickException(
+            f"{home}: no bank here ({core_home.ledger} is missing), only a client's config; "
+            f"give the bank's --home, or {create}")
+    raise click.ClickException(f"{home}: no bank here ({core_home.ledger} is missing); {create}")
+
+
 def core_server(home: CoreHome, bank: Bank | BankProcess, *, allow_plaintext: bool,
                 clearing_interval: float) -> CoreServer:
     keys = home.bank_keys(create=True)
@@ -72,7 +95,29 @@ def core() -> None:
 @core.command()
 @home_option
 @click.option("--seed", "seed_path", type=click.Path(dir_okay=False, exists=True,
-              path_type=Path), help="YAML seed for a new ledger [default: a demo seed].")
+              path_type=Path), help="YAML seed for the ledger [default: the demo seed].")
+def init(home: Path, seed_path: Path | None) -> None:
+    """Create a bank in HOME/core: a ledger from the seed, and the bank's keys."""
+    core_home = CoreHome(home)
+    if core_home.exists():
+        raise click.ClickException(
+            f"{core_home.ledger}: a bank already exists here; `directlink core serve "
+            f"--home {home} --seed FILE` adds a seed's new enterprises and accounts")
+    open_bank(core_home, seed_path)[0].close()
+    keys = core_home.bank_keys(create=True)
+    click.echo(f"created a bank in {core_home.dir} from "
+               f"{seed_path if seed_path else 'the demo seed'}")
+    click.echo(f"  bank key fingerprint: {format_fingerprint(keys.public.fingerprint)}")
+    click.echo("next: enroll each client's key with `directlink core enroll`, hand out "
+               "`directlink core export-key`, then `directlink core serve`")
+
+
+@core.command()
+@home_option
+@click.option("--seed", "seed_path", type=click.Path(dir_okay=False, exists=True,
+              path_type=Path),
+              help="YAML seed: creates the ledger if there is none, else adds what is new "
+              "[default: none; a new bank needs `directlink core init` or this].")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=9003, show_default=True,
               help="Port to listen on (0 = any free port).")
@@ -82,11 +127,14 @@ def core() -> None:
               show_default=True, help="Seconds between clearing runs (0 = only on demand).")
 @click.option("--exit-with-parent", is_flag=True, hidden=True,
               help="Shut down when the parent process goes away (used by `up`).")
+@click.option("--port-option", default="--port", hidden=True,
+              help="The option that sets the port, for errors (`up` says --core-port).")
 @click.option("-v", "--verbose", is_flag=True, help="Log INFO to stderr too.")
 def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaintext: bool,
-          clearing_interval: float, exit_with_parent: bool, verbose: bool) -> None:
+          clearing_interval: float, exit_with_parent: bool, port_option: str,
+          verbose: bool) -> None:
     """Run the bank core until SIGINT/SIGTERM; prints READY core=HOST:PORT."""
-    core_home = CoreHome(home)
+    core_home = CoreHome(home) if seed_path is not None else require_bank(home)
     # Seed (or check) the ledger here, so that a bad seed is a one-line error; the
     # ledger itself then runs in a process of its own.
     open_bank(core_home, seed_path)[0].close()
@@ -107,7 +155,8 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
                 nursery.start_soon(_exit_with_parent, nursery, server)
 
     try:
-        run_trio(main, f"cannot listen on {host}:{port}")
+        run_trio(main, "cannot start the bank core",
+                 [Listen(host, port, "the bank core's port", port_option)])
     except* BankProcessError as group:
         raise click.ClickException(f"the ledger: {group.exceptions[0]}") from None
     finally:
@@ -127,15 +176,14 @@ async def _exit_with_parent(nursery: trio.Nursery, server: CoreServer) -> None:
 @home_option
 def check(home: Path) -> None:
     """Verify the ledger's invariants; exit 1 on any violation."""
-    core_home = CoreHome(home)
-    if not core_home.exists():
-        raise click.ClickException(f"{core_home.ledger}: no ledger here")
+    core_home = require_bank(home)
     report = check_ledger(core_home.ledger)
     click.echo(str(report))
     if not report.ok:
-        click.echo(f"FAILED: {len(report.failed)} of {len(report.checks)} checks", err=True)
+        click.echo(f"FAILED: {len(report.failed)} of {plural(len(report.checks), 'check')}",
+                   err=True)
         raise SystemExit(1)
-    click.echo(f"OK: {len(report.checks)} checks passed")
+    click.echo(f"OK: {plural(len(report.checks), 'check')} passed")
 
 
 @core.command()
@@ -145,7 +193,7 @@ def check(home: Path) -> None:
 @click.argument("public_key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def enroll(home: Path, corp_no: str, user_no: str, public_key: Path) -> None:
     """Enroll an enterprise operator's public key (PEM) with the bank."""
-    core_home = CoreHome(home)
+    core_home = require_bank(home)
     bank, _ = open_bank(core_home, None)
     try:
         known = bank.has_operator(corp_no, user_no)
@@ -169,7 +217,7 @@ def enroll(home: Path, corp_no: str, user_no: str, public_key: Path) -> None:
 @home_option
 def enrolled(home: Path) -> None:
     """List the enterprise keys enrolled with the bank."""
-    keys = CoreHome(home).register.all()
+    keys = require_bank(home).register.all()
     if not keys:
         click.echo("no keys enrolled")
         return
@@ -180,10 +228,11 @@ def enrolled(home: Path) -> None:
 
 @core.command("export-key")
 @home_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the key file here [default: standard output].")
 def export_key(home: Path, output: Path | None) -> None:
     """Write the bank's public key file (for clients to pin)."""
-    text = CoreHome(home).bank_keys(create=True).public.to_text()
+    text = require_bank(home).bank_keys(create=True).public.to_text()
     if output:
         output.write_text(text, encoding="ascii")
         click.echo(f"wrote {output}", err=True)
@@ -223,7 +272,7 @@ def clear(home: Path) -> None:
         return (f"clearing run {report.run_no}: {len(report.settled)} settled, "
                 f"{len(report.returned)} returned, {report.pending} pending")
 
-    _signal_or_run(CoreHome(home), signal.SIGUSR1, "clearing run", run)
+    _signal_or_run(require_bank(home), signal.SIGUSR1, "clearing run", run)
 
 
 @core.command()
@@ -233,4 +282,4 @@ def eod(home: Path) -> None:
     def run(bank: Bank) -> str:
         return f"business date is now {bank.end_of_day():%Y-%m-%d}"
 
-    _signal_or_run(CoreHome(home), signal.SIGUSR2, "end of day", run)
+    _signal_or_run(require_bank(home), signal.SIGUSR2, "end of day", run)

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from config.errors import ConfigError
-from directlink.commands.common import config_option, home_option
+from directlink.commands.common import config_option, confirm, home_option
 from directlink.commands.config import (
     current_password,
     ini_config,
@@ -69,8 +69,9 @@ def enroll(home: Path, config_path: Path | None, password_file: Path | None,
                 f"({format_fingerprint(expected)}); do not use this key, ask the bank")
         click.echo("matches the fingerprint given")
     elif not yes:
-        click.confirm("Does it match the fingerprint in the bank's key letter?",
-                      abort=True, err=True)
+        confirm("Does it match the fingerprint in the bank's key letter?",
+                needed="the bank key's fingerprint must be checked",
+                how="give --fingerprint (from the bank's key letter) or --yes")
 
     ini = open_ini(home, config_path)
     cfg = ini_config(ini)

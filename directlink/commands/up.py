@@ -9,9 +9,11 @@ pinned in the client's config. Later runs keep all of it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -21,6 +23,7 @@ from pathlib import Path
 import click
 import trio
 
+import directlink
 from config.errors import ConfigError
 from config.ini import hash_password, load_config, password_bytes, render_default_config
 from config.seed import load_seed
@@ -28,7 +31,7 @@ from core_sim.home import CoreHome
 from daemon.home import ClientHome, write_secret
 from directlink.commands.common import home_option
 from directlink.commands.core import open_bank
-from directlink.commands.daemon import build_daemon
+from directlink.commands.daemon import build_daemon, erp_listens, load_keys
 from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
 from protocol.keys import SigningKey
 
@@ -56,20 +59,53 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
 
 
 def _hints(erp_tcp, erp_http, home: Path, accounts: tuple[str, ...]) -> str:
-    send = f"directlink send --home {home} --port {erp_tcp[1]}"
+    """What to try next, as commands that run when pasted into a new shell."""
+    directlink_cmd = _directlink_command()
+    send = f"{directlink_cmd} send --home {shlex.quote(str(home))} --port {erp_tcp[1]}"
     lines = ["", f"directlink is up (home {home}).", "Try:", f"  {send} balance"]
     if len(accounts) > 1:
         lines.append(f"  {send} transfer --from {accounts[0]} --to {accounts[1]} "
                      "--amount 12.50")
+    example = Path(directlink.__file__).resolve().parent.parent / "docs/examples/310101.xml"
+    if example.exists():
+        lines.append(f"  curl -s --data-binary @{_shell_path(example)} "
+                     f"http://{erp_http[0]}:{erp_http[1]}/")
     lines += [
-        f"  curl -s --data-binary @docs/examples/310101.xml "
-        f"http://{erp_http[0]}:{erp_http[1]}/",
         f"ERP systems: raw TCP with the 7-byte header on {erp_tcp[0]}:{erp_tcp[1]}, "
         f"HTTP POST on {erp_http[0]}:{erp_http[1]}.",
-        f"Check the ledger: directlink core check --home {home}.  Stop with Ctrl-C.",
+        f"Check the ledger: {directlink_cmd} core check --home {shlex.quote(str(home))}.  "
+        "Stop with Ctrl-C.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _directlink_command() -> str:
+    """How this shell's user runs the ``directlink`` that is running now.
+
+    A bare ``directlink`` only if it is on PATH and is this one (an activated
+    venv); else the script's path (``.venv/bin/directlink`` from the checkout,
+    as ``./scripts/up`` runs it), else ``python -m directlink``.
+    """
+    scripts = [Path(sys.argv[0])] if Path(sys.argv[0]).name == "directlink" else []
+    scripts.append(Path(sys.executable).parent / "directlink")
+    for script in scripts:
+        if script.is_file():
+            on_path = shutil.which("directlink")
+            if on_path and Path(on_path).resolve() == script.resolve():
+                return "directlink"
+            return _shell_path(script)
+    return f"{_shell_path(Path(sys.executable))} -m directlink"
+
+
+def _shell_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it, quoted for a shell."""
+    path = path.absolute()
+    try:
+        text = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        text = str(path)
+    return shlex.quote(text)
 
 
 def _port(name: str, help: str):
@@ -98,11 +134,18 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
     """
     home = home.absolute()
     core_home = CoreHome(home)
+    client = ClientHome(home)
+    if client.config.exists() and not core_home.exists():
+        # A client's home (`config init`): its key is enrolled with some other bank.
+        # A bank made here would not know it; refuse before writing anything.
+        raise click.ClickException(
+            f"{home}: a client's home ({client.config}) with no bank; `directlink up` "
+            "needs a home of its own (give a new --home), and this client runs with "
+            f"`directlink daemon serve --home {home}`")
     bank, _ = open_bank(core_home, seed_path)  # creates and seeds the ledger on first use
     bank.close()
     corp_no, user_no, accounts = _first_operator(core_home)
     created = ensure_client(home, core_home, corp_no, user_no)
-    client = ClientHome(home)
     try:
         config = load_config(client.config)
     except ConfigError as exc:
@@ -113,15 +156,18 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
         "--host", "127.0.0.1",
         "--port", str(config.communication.port if core_port is None else core_port),
         "--clearing-interval", str(clearing_interval), "--exit-with-parent",
-        *(["--verbose"] if verbose else []),
+        "--port-option", "--core-port", *(["--verbose"] if verbose else []),
     ]
 
     core_exits: list[int] = []  # set when the core dies on its own
+    # Ports and keys are checked before the core starts: a problem is one line.
+    listens = erp_listens(config, erp_port, http_port)
+    keys = load_keys(config, client, None)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            core = await nursery.start(_run_core, core_command)
-            daemon = build_daemon(config, client, None, core_host=core.address[0],
+            core = await nursery.start(_run_core, core_command, core_home)
+            daemon = build_daemon(config, keys, core_host=core.address[0],
                                   core_port=core.address[1], erp_port=erp_port,
                                   http_port=http_port)
             addresses = await nursery.start(daemon.serve)
@@ -141,7 +187,7 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
             nursery.start_soon(run_until_signalled, nursery, stop)
             nursery.start_soon(core.watch, nursery, core_exits)
 
-    run_trio(main, "cannot start")
+    run_trio(main, "cannot start the daemon", listens)
     if core_exits:
         raise click.ClickException(f"the bank core stopped unexpectedly (exit {core_exits[0]}); "
                                    f"see {core_home.dir / 'core.log'}")
@@ -174,30 +220,91 @@ class _Core:
             nursery.cancel_scope.cancel()
 
 
-async def _run_core(command: list[str], *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _run_core(command: list[str], core_home: CoreHome, *,
+                    task_status=trio.TASK_STATUS_IGNORED) -> None:
     # A session of its own: Ctrl-C reaches `up`, which then stops the core in order.
     process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE,
-                                               start_new_session=True)
+                                               stderr=subprocess.PIPE, start_new_session=True)
+    relay = _Relay(process.stderr)
     try:
-        line = b""
-        with trio.move_on_after(60):
-            while not line.endswith(b"\n"):
-                chunk = await process.stdout.receive_some(1)
-                if not chunk:
-                    break
-                line += chunk
-        match = re.fullmatch(rb"READY core=(\S+):(\d+)\s*", line)
-        if match is None:
-            process.kill()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(relay.run)
+            line = b""
+            with trio.move_on_after(60):
+                while not line.endswith(b"\n"):
+                    chunk = await process.stdout.receive_some(1)
+                    if not chunk:
+                        break
+                    line += chunk
+            match = re.fullmatch(rb"READY core=(\S+):(\d+)\s*", line)
+            if match is None:
+                with trio.move_on_after(10):
+                    await process.wait()  # it is failing on its own: let it say why
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+                with trio.move_on_after(2):
+                    await relay.eof.wait()
+                raise click.ClickException(_core_failure(relay, process.returncode, core_home))
+            relay.release()
+            task_status.started(_Core(process, (match[1].decode(), int(match[2]))))
             await process.wait()
-            raise click.ClickException(f"the bank core did not start (exit {process.returncode})")
-        task_status.started(_Core(process, (match[1].decode(), int(match[2]))))
-        await process.wait()
+            with trio.move_on_after(2):  # what it wrote last (its ledger child may linger)
+                await relay.eof.wait()
+            nursery.cancel_scope.cancel()
     finally:
         if process.returncode is None:
             process.kill()
             with trio.CancelScope(shield=True):
                 await process.wait()
+
+
+def _core_failure(relay: _Relay, code: int | None, core_home: CoreHome) -> str:
+    """One line for a core child that did not start: its own error, or where to look."""
+    errors = [line[len("Error: "):] for line in relay.held.decode(errors="replace").splitlines()
+              if line.startswith("Error: ")]
+    if errors:
+        return errors[-1]
+    relay.release()  # not one of our errors (a crash?): show everything it said
+    return f"the bank core did not start (exit {code}); see {core_home.log}"
+
+
+class _Relay:
+    """The core child's stderr: held until it is ready (its error becomes ours), then passed on."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self.stream = stream
+        self.held = bytearray()
+        self.holding = True
+        self.eof = trio.Event()
+
+    async def run(self) -> None:
+        try:
+            while chunk := await self.stream.receive_some(65536):
+                if self.holding:
+                    self.held += chunk
+                else:
+                    _write_stderr(chunk)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+        finally:
+            self.eof.set()
+
+    def release(self) -> None:
+        self.holding = False
+        if self.held:
+            _write_stderr(bytes(self.held))
+
+
+def _write_stderr(data: bytes) -> None:
+    with contextlib.suppress(OSError, ValueError):  # nobody reads our stderr any more
+        sys.stderr.flush()
+        binary = getattr(sys.stderr, "buffer", None)
+        if binary is None:
+            sys.stderr.write(data.decode(errors="replace"))
+        else:
+            binary.write(data)
+            binary.flush()
 
 
 def _first_operator(core_home: CoreHome) -> tuple[str, str, tuple[str, ...]]:
