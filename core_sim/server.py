@@ -10,6 +10,12 @@ replies of one batch to one connection leave in one write. Requests on a
 connection are answered as their batches complete (the client matches
 replies by req_no).
 
+When reading ends — the peer closed its side, went idle, or broke the
+protocol (a replayed frame, a bad signature) — the requests it sent before
+that were genuine and are still answered; a fatal error's ``ER`` goes out
+after those answers, as the session's last message, and then the connection
+closes.
+
 The bank is a :class:`~core_sim.bank_process.BankProcess` (the ledger in a
 process of its own, as ``directlink core serve`` runs it) or a plain
 :class:`~core_sim.bank.Bank` driven on worker threads (:class:`BankGate`).
@@ -82,6 +88,9 @@ class _Connection:
         self.closing = False
         self.broken = False
         self.gone = False  # its handler has ended: nothing more will be written
+        # The fatal error that ended reading; its ER is sent once what came before
+        # it has been answered.
+        self.failure: RemoteProtocolError | None = None
 
     def kick(self) -> None:
         self.wake.set()
@@ -244,7 +253,13 @@ class CoreServer:
             self._done(1)
             return
         try:
-            _queue_reply(conn.session, request, reply)
+            if conn.session.can_answer(request.req_no):
+                _queue_reply(conn.session, request, reply)
+            else:
+                # Not a fault of the reply: the session has no way left to send it.
+                log.warning("%s: session ended (%s); reply to %s/%s not sent", conn.peer,
+                            conn.session.end_reason or "closed", request.corp_no,
+                            request.req_no)
         except Exception:
             # A bug costs this one reply (the client sees its request unanswered, an
             # unknown outcome), never the server: the answerer serves every connection.
@@ -310,8 +325,11 @@ class CoreServer:
                 nursery.start_soon(self._writer, conn)
                 await self._receive_loop(conn)
                 # Reading is over (the peer closed, went idle, or broke the protocol):
-                # answer what it sent before that, then let the writer finish.
+                # answer what it sent before that, then say why the session failed (the
+                # peer reads its answers first), then let the writer finish.
                 await conn.answered.wait()
+                if conn.failure is not None:
+                    self._send_refusal(conn, conn.failure)
                 conn.closing = True
                 conn.kick()
         except Exception:
@@ -337,8 +355,8 @@ class CoreServer:
                         await conn.stream.send_all(data)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
                         conn.broken = True
-                        log.warning("%s: connection lost before replies could be sent",
-                                    conn.peer)
+                        log.warning("%s: connection lost; %s not sent", conn.peer,
+                                    _replies(replies) if replies else "a message")
             finally:
                 # Written, lost with the peer, or cancelled mid-write: done either way.
                 for _ in range(replies):
@@ -367,15 +385,17 @@ class CoreServer:
             try:
                 session.receive_data(data)
             except RemoteProtocolError as exc:
-                self._refuse(conn, exc)
+                self._fail(conn, exc)
                 return
             while True:
                 try:
                     event = session.next_event()
                 except RemoteProtocolError as exc:
-                    self._refuse(conn, exc)
                     if exc.fatal:
+                        self._fail(conn, exc)
                         return
+                    self._log_refusal(conn, exc)
+                    self._send_refusal(conn, exc)
                     continue
                 if event is NEED_DATA:
                     break
@@ -393,7 +413,12 @@ class CoreServer:
                     log.warning("%s: peer reported %s %s (req_no %s)", conn.peer,
                                 event.ret_code, event.ret_msg, event.req_no or "-")
             if not data:
-                return  # the peer closed; requests it sent before that are still answered
+                # The peer closed; requests it sent before that are still answered (a
+                # peer that only shut down its sending side reads them).
+                if conn.in_flight:
+                    log.info("%s: session ended (%s); answering the %s in flight",
+                             conn.peer, session.end_reason, _requests(conn.in_flight))
+                return
 
     async def _submit(self, conn: _Connection, event: Request) -> None:
         if not self._accepting:
@@ -421,12 +446,21 @@ class CoreServer:
             time.perf_counter()))
         self._work.set()
 
-    def _refuse(self, conn: _Connection, exc: RemoteProtocolError) -> None:
+    def _fail(self, conn: _Connection, exc: RemoteProtocolError) -> None:
+        """A fatal error ends reading; its ER waits until what came before is answered."""
+        self._log_refusal(conn, exc)
+        conn.failure = exc
+
+    def _log_refusal(self, conn: _Connection, exc: RemoteProtocolError) -> None:
         # Authentication failures are logged with their precise reason here and
         # told to the peer only as "authentication failed".
         reason = exc.reason if isinstance(exc, AuthenticationError) else str(exc)
-        log.warning("%s: %s %s: %s", conn.peer, "refused" if exc.fatal else "bad message",
-                    exc.code.code, reason)
+        before = (f"; answering the {_requests(conn.in_flight)} received before it"
+                  if exc.fatal and conn.in_flight else "")
+        log.warning("%s: %s %s: %s%s", conn.peer, "refused" if exc.fatal else "bad message",
+                    exc.code.code, reason, before)
+
+    def _send_refusal(self, conn: _Connection, exc: RemoteProtocolError) -> None:
         conn.session.send_error(ErrorMessage(ret_code=exc.code.code,
                                              ret_msg=exc.public_message,
                                              req_no=exc.req_no, tr_code=exc.tr_code))
@@ -456,6 +490,14 @@ def _queue_reply(session: ServerSession, request: Request, reply: Reply | None) 
         session.send(ErrorMessage(ret_code=codes.BANK_FAULT.code,
                                   ret_msg=codes.BANK_FAULT.message,
                                   req_no=request.req_no, tr_code=request.tr_code))
+
+
+def _requests(n: int) -> str:
+    return f"{n} request{'s' if n != 1 else ''}"
+
+
+def _replies(n: int) -> str:
+    return f"{n} repl{'ies' if n != 1 else 'y'}"
 
 
 def _peer(stream) -> str:

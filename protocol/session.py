@@ -5,17 +5,31 @@ The caller feeds received bytes with :meth:`receive_data`, takes events with
 :meth:`send`, and writes whatever :meth:`data_to_send` returns. No sockets,
 no clock and no randomness of its own: ``clock`` and ``random`` are injected.
 
-States::
+Each direction has a state of its own, as in h11: ``their_state`` for what
+the peer sends us, ``our_state`` for what we send. ::
 
     client: IDLE --start()--> HANDSHAKING --HA--> ESTABLISHED
     server: IDLE --HS--> ESTABLISHED
-    either: any --error received or raised--> CLOSED / ERROR
+    their_state: any --EOF--> CLOSED;  any --error received or raised--> CLOSED / ERROR
+    our_state:   ESTABLISHED --receiving has ended and no reply is owed--> CLOSED
 
 A :class:`RemoteProtocolError` from :meth:`next_event` whose ``fatal`` is true
-ends the session (state ERROR); the caller may still send one
-:class:`ErrorMessage` before closing. A non-fatal one (an authenticated
-request whose body does not decode, or names an unknown tr_code) leaves the
-session usable: answer it with an :class:`ErrorMessage` for its ``req_no``.
+ends the receiving side (``their_state`` ERROR): no more events. A non-fatal
+one (an authenticated request whose body does not decode, or names an unknown
+tr_code) leaves the session usable: answer it with an :class:`ErrorMessage`
+for its ``req_no``.
+
+The receiving side ending does not end the sending side at once. A bank owes
+an answer to every request it has handed out, and the peer that closed its
+half of the connection, or whose next frame was replayed, still reads what
+was sent before: requests authenticated before the end were genuine. So after
+``their_state`` leaves ESTABLISHED, ``our_state`` stays ESTABLISHED for
+exactly those answers (a :class:`Response` or an :class:`ErrorMessage` naming
+an owed ``req_no``); nothing else is sent except errors, and once nothing is
+owed ``our_state`` is CLOSED. The error that reports a fatal failure goes out
+last (:meth:`send_error` is allowed in any state): an error naming no owed
+request, sent after the receiving side ended, ends the sending side too, and
+the answers still owed at that point are given up.
 """
 
 from __future__ import annotations
@@ -101,7 +115,12 @@ class _Session:
         time_window: float,
         minor: int,
     ) -> None:
-        self.state = State.IDLE
+        self.their_state = State.IDLE
+        self.our_state = State.IDLE
+        self.end_reason = ""  # why the receiving side ended, for the caller's log
+        # Requests handed out by next_event and not answered yet, counted by req_no
+        # (a batch's segments share one): what may still be sent once receiving ends.
+        self._owed: dict[str, int] = {}
         self.corp_no = ""
         self.user_no = ""
         self.secure = False
@@ -129,41 +148,56 @@ class _Session:
 
     # -- public API ----------------------------------------------------------
 
+    @property
+    def state(self) -> State:
+        """The receiving side's state (``their_state``), under its first name."""
+        return self.their_state
+
+    def owes(self, req_no: str) -> bool:
+        """Whether a request with ``req_no`` was received and is not answered yet."""
+        return req_no in self._owed
+
+    def can_answer(self, req_no: str) -> bool:
+        """Whether an answer to ``req_no`` can still be sent (see the module docstring)."""
+        return self.our_state is State.ESTABLISHED and (
+            self.their_state is State.ESTABLISHED or req_no in self._owed)
+
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the peer. ``b""`` means the peer closed the connection."""
         if data == b"":
             if not self._decoder.holds_whole_frames:
-                self.state = State.ERROR
-                raise DecodeError("connection closed in the middle of a frame", part="frame")
+                error = DecodeError("connection closed in the middle of a frame", part="frame")
+                self._receiving_ended(State.ERROR, _failure(error))
+                raise error
             # Frames that arrived before the close are still handed out by next_event().
             self._eof = True
-            if self._decoder.at_frame_boundary and self.state is not State.ERROR:
-                self.state = State.CLOSED
+            if self._decoder.at_frame_boundary:
+                self._receiving_ended(State.CLOSED, "the peer closed the connection")
             return
         try:
             self._decoder.feed(data)
-        except RemoteProtocolError:
-            self.state = State.ERROR
+        except RemoteProtocolError as exc:
+            self._receiving_ended(State.ERROR, _failure(exc))
             raise
 
     def next_event(self):
         """The next event, or NEED_DATA. Raises RemoteProtocolError on invalid input."""
-        if self.state is State.ERROR:
+        if self.their_state is State.ERROR:
             raise LocalProtocolError("the session has failed; no more events")
         try:
             message = self._decoder.next_frame()
-        except RemoteProtocolError:
-            self.state = State.ERROR
+        except RemoteProtocolError as exc:
+            self._receiving_ended(State.ERROR, _failure(exc))
             raise
         if message is None:
-            if self._eof and self.state is not State.ERROR:
-                self.state = State.CLOSED
+            if self._eof:
+                self._receiving_ended(State.CLOSED, "the peer closed the connection")
             return NEED_DATA
         try:
             return self._handle(message)
         except RemoteProtocolError as exc:
             if exc.fatal:
-                self.state = State.ERROR
+                self._receiving_ended(State.ERROR, _failure(exc))
             raise
 
     def data_to_send(self) -> bytes:
@@ -172,11 +206,46 @@ class _Session:
         return data
 
     def send_error(self, error: ErrorMessage) -> None:
-        """Queue an error message; allowed in any state, including after a failure."""
+        """Queue an error message; allowed in any state, including after a failure.
+
+        Once the receiving side has ended, an error that answers no owed request
+        is the session's last word: the sending side closes with it.
+        """
         body = b""
         self._queue(MessageType.ERROR, body, ret_code=error.ret_code,
                     ret_msg=_fit_message(error.ret_msg), req_no=error.req_no,
                     tr_code=error.tr_code)
+        if not self._answered(error.req_no) and self.their_state in _ENDED:
+            self._owed.clear()
+            self.our_state = State.CLOSED
+
+    # -- the two directions --------------------------------------------------
+
+    def _receiving_ended(self, state: State, reason: str) -> None:
+        """The peer will send nothing more (CLOSED), or nothing more is read (ERROR)."""
+        if self.their_state is State.ERROR:
+            return  # the first failure is the one that counts
+        if self.their_state is not State.CLOSED or state is State.ERROR:
+            self.their_state = state
+            self.end_reason = reason
+        if self.our_state is not State.ESTABLISHED or not self._owed:
+            self.our_state = State.CLOSED
+
+    def _owe(self, req_no: str) -> None:
+        self._owed[req_no] = self._owed.get(req_no, 0) + 1
+
+    def _answered(self, req_no: str) -> bool:
+        """Count one answer to ``req_no``; whether one was owed."""
+        count = self._owed.get(req_no)
+        if not count:
+            return False
+        if count == 1:
+            del self._owed[req_no]
+            if not self._owed and self.their_state in _ENDED:
+                self.our_state = State.CLOSED
+        else:
+            self._owed[req_no] = count - 1
+        return True
 
     # -- building ------------------------------------------------------------
 
@@ -265,13 +334,26 @@ class _Session:
         return header, body
 
     def _require_established(self, event: object) -> None:
-        if self.state is not State.ESTABLISHED:
+        """Both directions open: what starts an exchange (a request, a heartbeat)."""
+        if self.their_state is not State.ESTABLISHED or self.our_state is not State.ESTABLISHED:
             raise LocalProtocolError(f"cannot send {type(event).__name__} in state "
-                                     f"{self.state.value}", code=codes.OUT_OF_STATE)
+                                     f"{self.state.value}" + self._why_ended(),
+                                     code=codes.OUT_OF_STATE)
+
+    def _require_answerable(self, event: Response) -> None:
+        """An answer needs our direction open, and after the peer's end, a request owed."""
+        if not self.can_answer(event.req_no):
+            what = (f"no request {event.req_no!r} is waiting for a Response"
+                    if self.our_state is State.ESTABLISHED
+                    else f"cannot send Response in state {self.our_state.value}")
+            raise LocalProtocolError(what + self._why_ended(), code=codes.OUT_OF_STATE)
+
+    def _why_ended(self) -> str:
+        return f": the session has ended ({self.end_reason})" if self.end_reason else ""
 
     def _open_established(self, message: bytes) -> tuple[Header, bytes]:
         """Open a message of an established session, which must name the session's operator."""
-        if self.state is not State.ESTABLISHED:
+        if self.their_state is not State.ESTABLISHED:
             raise RemoteProtocolError(f"message received in state {self.state.value}",
                                       code=codes.OUT_OF_STATE)
         header, body = self._open(message)
@@ -304,6 +386,14 @@ class _Session:
 
     def _handle(self, message: bytes):
         raise NotImplementedError
+
+
+_ENDED = (State.CLOSED, State.ERROR)
+
+
+def _failure(exc: RemoteProtocolError) -> str:
+    """How a fatal error is named in ``end_reason`` (its code; the caller logs the rest)."""
+    return f"protocol error {exc.code.code}"
 
 
 def _recoverable(exc: ProtocolError, header: Header) -> ProtocolError:
@@ -381,7 +471,7 @@ class ClientSession(_Session):
             message = signed + self._own_key.sign(signed)
             self._handshake = (nonce, secret, transcript_hash(message))
         self._outgoing += encode_frame(message, max_frame=self._max_frame)
-        self.state = State.HANDSHAKING
+        self.their_state = self.our_state = State.HANDSHAKING
 
     def send(self, event: Request | Heartbeat | ErrorMessage) -> None:
         if isinstance(event, ErrorMessage):
@@ -398,7 +488,7 @@ class ClientSession(_Session):
             raise LocalProtocolError(f"a client cannot send {type(event).__name__}")
 
     def _handle(self, message: bytes):
-        if self.state is State.HANDSHAKING:
+        if self.their_state is State.HANDSHAKING:
             return self._handle_handshake_reply(message)
         header, body = self._open_established(message)
         kind = header.msg_type
@@ -431,7 +521,7 @@ class ClientSession(_Session):
                 or not self._bank.verify.verify(message[signed_end:], message[:signed_end])):
             raise AuthenticationError("handshake reply not signed by the pinned bank key")
         if header.msg_type == MessageType.ERROR:
-            self.state = State.CLOSED
+            self._receiving_ended(State.CLOSED, "the bank refused the handshake")
             return self._error_event(header)
         if header.msg_type != MessageType.HANDSHAKE_ACK:
             raise RemoteProtocolError(f"expected a handshake reply, got {header.msg_type}",
@@ -452,7 +542,7 @@ class ClientSession(_Session):
             self._peer_key_id = self._bank.key_id
             self.secure = True
         self._handshake = None
-        self.state = State.ESTABLISHED
+        self.their_state = self.our_state = State.ESTABLISHED
         self._numbered = True
         return SessionEstablished(
             corp_no=self.corp_no, user_no=self.user_no,
@@ -493,25 +583,30 @@ class ServerSession(_Session):
         if isinstance(event, ErrorMessage):
             self.send_error(event)
             return
-        self._require_established(event)
         if isinstance(event, Response):
+            self._require_answerable(event)
             body = (CODECS[(event.tr_code, RESPONSE)].encode(event.fields)
                     if event.ok or event.fields else b"")
             self._queue(MessageType.RESPONSE, body, tr_code=event.tr_code,
                         req_no=event.req_no, serial_no=event.serial_no,
                         ret_code=event.ret_code, ret_msg=_fit_message(event.ret_msg),
                         frag_no=event.frag_no)
+            self._answered(event.req_no)  # only once queued: a refused reply is still owed
         elif isinstance(event, Heartbeat):
+            self._require_established(event)
             self._queue(MessageType.HEARTBEAT, b"")
         else:
             raise LocalProtocolError(f"a bank cannot send {type(event).__name__}")
 
     def _handle(self, message: bytes):
-        if self.state is State.IDLE:
+        if self.their_state is State.IDLE:
             return self._handle_handshake(message)
         header, body = self._open_established(message)
         kind = header.msg_type
         if kind == MessageType.REQUEST:
+            # Authentic and in sequence: owed an answer from here on, even when its body
+            # does not decode (the caller answers that with an ErrorMessage for req_no).
+            self._owe(header.req_no)
             fields = self._decode_body(header, body, REQUEST)
             if not header.req_no:
                 raise _recoverable(DecodeError("empty req_no", field="req_no",
@@ -588,7 +683,7 @@ class ServerSession(_Session):
             self._send_cipher = DirectionCipher(s2c)
             self._recv_cipher = DirectionCipher(c2s)
             self.secure = True
-        self.state = State.ESTABLISHED
+        self.their_state = self.our_state = State.ESTABLISHED
         self._numbered = True
         return SessionEstablished(corp_no=self.corp_no, user_no=self.user_no,
                                   key_id=self.key_id, minor=self.minor, secure=self.secure)
