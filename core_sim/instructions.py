@@ -113,6 +113,30 @@ def find(conn: sqlite3.Connection, corp_no: str, req_no: str) -> Instruction | N
     return None if row is None else _instruction(row)
 
 
+_JOINED_COLUMNS = ", ".join(f"i.{name.strip()}" for name in _COLUMNS.split(","))
+
+
+def find_by_serial(conn: sqlite3.Connection, corp_no: str, serial_no: str
+                   ) -> Instruction | None:
+    """The enterprise's instruction whose reply carried bank serial ``serial_no``, if any.
+
+    Found through the entry the instruction posted under its own serial
+    (``entries.serial_no`` is unique, so this is one index lookup, not a scan
+    of the enterprise's instructions). A refusal has no serial and no entry,
+    so it is found by its req_no only; an entry's other serials (a clearing
+    run's settle or return, a batch item's ``flw``) are not the
+    instruction's own and find nothing. Another enterprise's serial is, for
+    this enterprise, no such record.
+    """
+    row = conn.execute(
+        f"SELECT {_JOINED_COLUMNS} FROM entries e JOIN instructions i"
+        " ON i.id = e.instruction_id"
+        " WHERE e.serial_no = ? AND i.serial_no = e.serial_no AND i.corp_no = ?",
+        (serial_no, corp_no),
+    ).fetchone()
+    return None if row is None else _instruction(row)
+
+
 def in_clearing(conn: sqlite3.Connection) -> list[Instruction]:
     """Inter-bank instructions still in the clearing system, oldest first."""
     rows = conn.execute(

@@ -16,7 +16,14 @@ from datetime import date, datetime
 
 from core_sim import instructions
 from core_sim.ledger import AccountRow, Ledger
-from core_sim.transaction import Refused, Reply, Request, required_field, text_field
+from core_sim.transaction import (
+    MESSAGE_WIDTH,
+    Refused,
+    Reply,
+    Request,
+    required_field,
+    text_field,
+)
 from protocol import codes
 
 BALANCE = "310101"
@@ -109,21 +116,37 @@ def history(ledger: Ledger, request: Request) -> Reply:
     )
 
 
+#: 310204 ``query_flag``: what ``ogl_serial_no`` is. An integration that sent an
+#: empty req_no keeps only the bank serial of the reply, and the default finds
+#: that too; 2 and 3 choose one meaning explicitly, for an enterprise whose own
+#: req_nos could look like this bank's serials (business date + 8 digits).
+BY_REQ_NO_THEN_SERIAL = "1"
+BY_SERIAL = "2"
+BY_REQ_NO = "3"
+QUERY_FLAGS = (BY_REQ_NO_THEN_SERIAL, BY_SERIAL, BY_REQ_NO)
+
+
 def status(ledger: Ledger, request: Request) -> Reply:
     fields = request.fields
-    query_flag = text_field(fields, "query_flag") or "1"
-    if query_flag != "1":
+    query_flag = text_field(fields, "query_flag") or BY_REQ_NO_THEN_SERIAL
+    if query_flag not in QUERY_FLAGS:
         raise Refused(codes.INVALID_FIELD,
-                      f"field query_flag: only 1 (by req_no) is supported, got {query_flag!r}")
-    req_no = required_field(fields, "ogl_serial_no")
-    found = instructions.find(ledger.conn, request.corp_no, req_no)
+                      f"field query_flag: 1, 2 or 3, got {query_flag!r}")
+    key = required_field(fields, "ogl_serial_no")
+    found, by = None, "req_no"
+    if query_flag != BY_SERIAL:
+        found = instructions.find(ledger.conn, request.corp_no, key)
+    if found is None and query_flag != BY_REQ_NO:
+        found, by = instructions.find_by_serial(ledger.conn, request.corp_no, key), "serial"
     if found is None:
-        body = {"ogl_serial_no": req_no, "stat": instructions.STAT_NO_SUCH_RECORD,
+        what = {BY_REQ_NO_THEN_SERIAL: "req_no or serial", BY_SERIAL: "serial",
+                BY_REQ_NO: "req_no"}[query_flag]
+        body = {"ogl_serial_no": key, "stat": instructions.STAT_NO_SUCH_RECORD,
                 "err_msg": "no such record", "pay_acno": "", "pay_bank_no": "",
                 "rcv_acno": "", "rcv_bank_no": "", "amt": 0, "cert_no": ""}
-        return Reply(codes.OK.code, f"no instruction with req_no {req_no}", "", body)
+        return Reply(codes.OK.code, f"no such {what}: {key}", "", body)
     body = {
-        "ogl_serial_no": req_no,
+        "ogl_serial_no": key,
         "stat": instructions.STAT_BY_STATUS[found.status],
         "err_msg": found.err_msg,
         "pay_acno": found.pay_acno,
@@ -134,7 +157,14 @@ def status(ledger: Ledger, request: Request) -> Reply:
         "amt": found.amt or 0,
         "cert_no": found.cert_no,
     }
-    return Reply(codes.OK.code, f"instruction {found.status}", "", body)
+    # Found by serial, the message names the instruction's req_no: the body has
+    # no field for it, and an ERP that kept only the serial may want it back.
+    message = f"instruction {found.status}"
+    if by == "serial":
+        message = f"{message}, req_no {found.req_no}"
+        if len(message) > MESSAGE_WIDTH:  # ASCII: one byte a character
+            message = f"{found.status}, req_no {found.req_no}"
+    return Reply(codes.OK.code, message, "", body)
 
 
 _HANDLERS = {BALANCE: balance, TODAY_DETAILS: today_details, HISTORY: history, STATUS: status}

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from daemon.erp_xml import ErpDocument, ErpRequestError
+from daemon.erp_xml import EXCERPT_CHARS, ErpDocument, ErpRequestError, excerpt
 from protocol import codes
 from protocol.bodies import ACNAME, ACNO, BANK_NAME, BANK_NO, CERT_NO, REQ_NO, SUMMARY
 from protocol.codes import ReturnCode
@@ -191,11 +191,14 @@ REQUEST_RULES: dict[str, tuple[FieldRule, ...]] = {
         _flag("urgent_flag", "1 = urgent, 0 = normal (加急标志); empty = 0"),
     ),
     "310204": (
-        _flag("query_flag", "1 = ogl_serial_no is the original req_no (查询标志); empty = 1",
-              choices=("1",),
-              hint="only 1 (query by the original req_no) is supported"),
+        _flag("query_flag", "what ogl_serial_no is (查询标志): 1 = the original req_no, "
+              "else the bank serial_no of its reply; 2 = the bank serial_no only; "
+              "3 = the req_no only; empty = 1",
+              choices=("1", "2", "3"),
+              hint="1 req_no then bank serial, 2 bank serial, 3 req_no"),
         FieldRule(name="ogl_serial_no", kind=Kind.ASCII, width=REQ_NO, required=True,
-                  doc="the original request's req_no (原流水号)"),
+                  doc="the original request's req_no, or the serial_no of its reply "
+                      "(原流水号)"),
     ),
 }
 
@@ -271,7 +274,8 @@ def fill_identity(
         elif given != configured:
             raise ErpRequestError(
                 codes.IDENTITY_MISMATCH,
-                f"{name} {given} is not the configured enterprise's {name}",
+                f"{name} {excerpt(given, quoted=False)} is not the configured enterprise's "
+                f"{name}",
                 doc.head,
                 encoding=doc.encoding,
             )
@@ -300,13 +304,14 @@ def request_to_wire(doc: ErpDocument) -> WireRequest:
     if rules is None:
         raise refuse(
             codes.UNKNOWN_TR_CODE,
-            f"unknown tr_code {tr_code}; supported: {', '.join(sorted(SUPPORTED_TR_CODES))}",
+            f"unknown tr_code {excerpt(tr_code, quoted=False)}; supported: "
+            f"{', '.join(sorted(SUPPORTED_TR_CODES))}",
         )
     req_no = head.get("req_no", "")
     if req_no and (len(req_no) > REQ_NO or not _REQ_NO.fullmatch(req_no)):
         raise refuse(
             codes.INVALID_FIELD,
-            f"req_no must be 1 to {REQ_NO} letters, digits or '-_.:': {req_no!r}",
+            f"req_no must be 1 to {REQ_NO} letters, digits or '-_.:': {excerpt(req_no)}",
         )
     fields: dict[str, str | int] = {}
     for rule in rules:
@@ -367,6 +372,10 @@ def _convert(rule: FieldRule, value: str) -> str | int:
 
 
 def _check_amount(rule: FieldRule, value: str) -> int:
+    if len(value) > EXCERPT_CHARS:
+        # No amount is this long (14 digits, 2 decimals); parse_yuan would echo it whole.
+        raise _FieldError(f"{rule.name}: not an amount: {excerpt(value)}",
+                          codes.INVALID_AMOUNT)
     try:
         return parse_yuan(value)
     except AmountError as exc:
@@ -376,7 +385,7 @@ def _check_amount(rule: FieldRule, value: str) -> int:
 def _check_acno(rule: FieldRule, value: str) -> str:
     if len(value) > rule.width or not _ACNO_CHARS.fullmatch(value):
         raise _FieldError(
-            f"{rule.name} must be at most {rule.width} letters, digits or '-': {value!r}"
+            f"{rule.name} must be at most {rule.width} letters, digits or '-': {excerpt(value)}"
         )
     return value
 
@@ -403,7 +412,7 @@ def _check_ascii(rule: FieldRule, value: str) -> str:
     if not _PRINTABLE_ASCII.fullmatch(value) or "|" in value:
         raise _FieldError(
             f"{rule.name} must be printable ASCII (letters, digits, punctuation except '|'): "
-            f"{value!r}"
+            f"{excerpt(value)}"
         )
     if len(value) > rule.width:
         raise _FieldError(f"{rule.name} is {len(value)} characters; at most {rule.width}")
@@ -412,20 +421,20 @@ def _check_ascii(rule: FieldRule, value: str) -> str:
 
 def _check_bank_no(rule: FieldRule, value: str) -> str:
     if len(value) != BANK_NO or not value.isascii() or not value.isdigit():
-        raise _FieldError(f"{rule.name} must be {BANK_NO} digits: {value!r}")
+        raise _FieldError(f"{rule.name} must be {BANK_NO} digits: {excerpt(value)}")
     return value
 
 
 def _check_currency(rule: FieldRule, value: str) -> str:
     if not _CURRENCY.fullmatch(value):
         raise _FieldError(
-            f"{rule.name} must be a 3-letter currency code such as CNY: {value!r}")
+            f"{rule.name} must be a 3-letter currency code such as CNY: {excerpt(value)}")
     return value.upper()
 
 
 def _check_date(rule: FieldRule, value: str) -> str:
     if not _DATE.fullmatch(value):
-        raise _FieldError(f"{rule.name} must be a date YYYYMMDD: {value!r}")
+        raise _FieldError(f"{rule.name} must be a date YYYYMMDD: {excerpt(value)}")
     try:
         dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
@@ -437,13 +446,13 @@ def _check_flag(rule: FieldRule, value: str) -> str:
     if value not in rule.choices:
         allowed = " or ".join(rule.choices)
         hint = f" ({rule.hint})" if rule.hint else ""
-        raise _FieldError(f"{rule.name} must be {allowed}{hint}: {value!r}")
+        raise _FieldError(f"{rule.name} must be {allowed}{hint}: {excerpt(value)}")
     return value
 
 
 def _check_count(rule: FieldRule, value: str) -> int:
     if not value.isascii() or not value.isdigit() or len(value) > rule.width:
-        raise _FieldError(f"{rule.name} must be at most {rule.width} digits: {value!r}")
+        raise _FieldError(f"{rule.name} must be at most {rule.width} digits: {excerpt(value)}")
     number = int(value)
     if rule.maximum is not None and number > rule.maximum:
         raise _FieldError(f"{rule.name} must be at most {rule.maximum}: {value}")

@@ -208,11 +208,13 @@ BODIES: dict[tuple[str, str], Struct] = {
               "34 accepted/processing, 21 success, 22 failed, 20 suspicious"),
     ),
     ("310204", REQUEST): Struct(
-        field("query_flag", Choice(1, ("1",)), "1 = query by the original req_no"),
-        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the original req_no"),
+        field("query_flag", Choice(1, ("1", "2", "3")),
+              "what ogl_serial_no is: 1 the original req_no, else the bank serial of "
+              "the instruction's reply; 2 the bank serial only; 3 the req_no only"),
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the original req_no or bank serial"),
     ),
     ("310204", RESPONSE): Struct(
-        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the original req_no"),
+        field("ogl_serial_no", Text(REQ_NO, "ascii"), "the req_no or serial asked about"),
         field("stat", Choice(1, ("0", "1", "2", "3", "4")),
               "0 processing, 1 success, 2 failed, 3 suspicious, 4 no such record"),
         field("err_msg", Text(ERR_MSG), "reason, when failed"),

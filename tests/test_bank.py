@@ -755,7 +755,7 @@ def test_status_query_answers_every_stat(bank):
 
 def test_status_query_field_errors(bank):
     assert bank.execute(query("310204", query_flag="1")).ret_code == codes.INVALID_FIELD.code
-    reply = bank.execute(query("310204", query_flag="2", ogl_serial_no="X"))
+    reply = bank.execute(query("310204", query_flag="9", ogl_serial_no="X"))
     assert reply.ret_code == codes.INVALID_FIELD.code and "query_flag" in reply.ret_msg
 
 

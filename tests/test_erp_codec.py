@@ -267,7 +267,7 @@ INVALID = [
     ("310301", "query_num", "12345", "query_num must be at most 4 digits"),
     ("310301", "query_num", "501", "query_num must be at most 500"),
     ("310301", "query_num", "ten", "query_num must be at most 4 digits"),
-    ("310204", "query_flag", "2", "query_flag must be 1 (only 1 (query by the original"),
+    ("310204", "query_flag", "4", "query_flag must be 1 or 2 or 3 (1 req_no then bank serial"),
     ("310204", "ogl_serial_no", "X" * 33, "ogl_serial_no is 33 characters; at most 32"),
     ("310204", "ogl_serial_no", "流水", "ogl_serial_no must be printable ASCII"),
 ]
