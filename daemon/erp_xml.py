@@ -139,6 +139,24 @@ class ErpRequestError(Exception):
         self.encoding = encoding
 
 
+#: Characters of a bad value a refusal echoes; the rest is only counted.
+EXCERPT_CHARS = 40
+
+
+def excerpt(value: str, *, quoted: bool = True, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` for a refusal message (``repr`` if ``quoted``), cut to ``limit`` characters.
+
+    A refusal names the value it refuses so the ERP's operator can find it,
+    but the value comes from outside and may be any size: echoed whole (and
+    escaped, ``>`` becoming ``&gt;``) it could make the reply larger than the
+    request, and larger than the raw-TCP header can announce.
+    """
+    shown = repr if quoted else str
+    if len(value) <= limit:
+        return shown(value)
+    return f"{shown(value[:limit])}… ({len(value)} characters)"
+
+
 def canonical_encoding(name: str) -> str:
     """``"gbk"``, ``"utf8"``, ``"GB2312"`` … → the canonical supported name.
 
@@ -239,6 +257,13 @@ def _salvage_head(data: bytes) -> dict[str, str]:
     return head
 
 
+def _tag(name: str) -> str:
+    """An element name for a message: ``<name>``, or an excerpt of a very long one."""
+    if len(name) <= EXCERPT_CHARS:
+        return f"<{name}>"
+    return f"<{name[:EXCERPT_CHARS]}…> ({len(name)} characters)"
+
+
 def _structure(info: str, head: Mapping[str, str], used: str) -> ErpRequestError:
     return ErpRequestError(codes.XML_STRUCTURE, info, head, encoding=used)
 
@@ -249,15 +274,15 @@ def _to_document(root: Element, used: str) -> ErpDocument:
     if head_el is not None:
         for child in head_el:
             if len(child):
-                raise _structure(f"<head> field <{child.tag}> must be text", head, used)
+                raise _structure(f"<head> field {_tag(child.tag)} must be text", head, used)
             if child.tag in head:
-                raise _structure(f"<head> field <{child.tag}> appears more than once", head,
+                raise _structure(f"<head> field {_tag(child.tag)} appears more than once", head,
                                  used)
             head[child.tag] = (child.text or "").strip()
         for name in REQUEST_HEAD_FIELDS:
             head.setdefault(name, "")
     if root.tag != "ap":
-        raise _structure(f"root element must be <ap>, not <{root.tag}>", head, used)
+        raise _structure(f"root element must be <ap>, not {_tag(root.tag)}", head, used)
     heads = root.findall("head")
     bodies = root.findall("body")
     if not heads:
@@ -268,7 +293,7 @@ def _to_document(root: Element, used: str) -> ErpDocument:
         raise _structure("<ap> must have exactly one <head> and one <body>", head, used)
     extra = [child.tag for child in root if child.tag not in ("head", "body")]
     if extra:
-        raise _structure(f"unexpected element <{extra[0]}> in <ap>", head, used)
+        raise _structure(f"unexpected element {_tag(extra[0])} in <ap>", head, used)
     body = _children(bodies[0], 1, head, used)
     return ErpDocument(head=head, body=body, encoding=used)
 
@@ -282,7 +307,7 @@ def _children(
         value: BodyValue
         if len(child):
             if depth >= _MAX_BODY_DEPTH:
-                raise _structure(f"<{child.tag}> is nested too deeply in <body>", head, used)
+                raise _structure(f"{_tag(child.tag)} is nested too deeply in <body>", head, used)
             value = _children(child, depth + 1, head, used)
         else:
             value = (child.text or "").strip()
