@@ -41,6 +41,7 @@ from pathlib import Path
 
 import trio
 
+from config.files import create_private
 from core_sim.transaction import Reply, Request
 
 log = logging.getLogger("directlink.core.ledger")
@@ -277,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if options.log_file is not None:
+        # The log names accounts and amounts: made 0600 here if the server has not yet.
+        create_private(options.log_file)
         handler = logging.FileHandler(options.log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         root = logging.getLogger()

@@ -1,10 +1,15 @@
 """Where the bank core keeps its state: ``<home>/core/``.
 
     core/ledger.db      the SQLite ledger (WAL)
-    core/bank-keys.pem  the bank's private keys (PKCS#8, file mode 0600)
+    core/bank-keys.pem  the bank's private keys (PKCS#8)
     core/bank.pub       the bank's public keys and fingerprint, to hand to clients
     core/enrolled/      enrolled enterprise keys (see core_sim.enrollment)
     core/seed.yaml      the seed the ledger was created from
+    core/core.log       the server's and the ledger process's log
+
+What holds money or secrets is private to the owner: directories are created
+0700, the ledger (with its -wal and -shm), the seed, the keys and the log
+0600, whatever the umask (see config.files). Public keys are 0644.
 
 The same ``--home`` serves the client side too (its files live beside, in
 ``etc/``, ``keys/`` and ``log/``), so ``directlink up --home DIR`` and
@@ -13,10 +18,10 @@ The same ``--home`` serves the client side too (its files live beside, in
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.files import create_private, make_private_dir, write_atomically
 from core_sim.enrollment import KeyRegister
 from protocol.keys import BankKeyPair
 
@@ -56,6 +61,16 @@ class CoreHome:
     def exists(self) -> bool:
         return self.ledger.exists()
 
+    def create(self, seed_text: str) -> None:
+        """Lay out a new bank: its directory, a copy of the seed, an empty ledger file.
+
+        The ledger file is made here, 0600, before SQLite opens it: SQLite would
+        create it (and then its -wal and -shm, which copy its mode) by the umask.
+        """
+        make_private_dir(self.dir)
+        write_atomically(self.seed, seed_text.encode("utf-8"))
+        create_private(self.ledger)
+
     def bank_keys(self, *, create: bool = False) -> BankKeyPair:
         """The bank's key pair; generated on first use when ``create``."""
         if self.private_keys.exists():
@@ -63,13 +78,9 @@ class CoreHome:
         if not create:
             raise FileNotFoundError(f"{self.private_keys}: the bank has no keys yet")
         keys = BankKeyPair.generate()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        _write_private(self.private_keys, keys.to_pem(None))
-        self.public_keys.write_text(keys.public.to_text(), encoding="ascii")
+        try:
+            write_atomically(self.private_keys, keys.to_pem(None), replace=False)
+        except FileExistsError:  # another process made the bank's keys meanwhile
+            return BankKeyPair.from_pem(self.private_keys.read_bytes(), None)
+        write_atomically(self.public_keys, keys.public.to_text().encode("ascii"), mode=0o644)
         return keys
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)

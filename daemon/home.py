@@ -7,8 +7,13 @@
     keys/bank.pub        the bank's public keys; the ini pins their fingerprint
     log/directlink.log   one line per ERP request
 
-``directlink up`` also keeps ``etc/password`` (mode 0600) so that its demo can
-start unattended; a production install types the password or passes a file.
+``directlink up`` also keeps ``etc/password`` so that its demo can start
+unattended; a production install types the password or passes a file.
+
+The home is private to its owner whatever the umask: directories are created
+0700, the ini (it holds the security password's hash), the keys, the password
+and the log 0600; public keys may be 0644. Every file goes through
+config.files.write_atomically (:func:`write_secret` here, IniFile.save for the ini).
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ def read_password(home: ClientHome, password_file: Path | None = None) -> str | 
 
 
 def write_secret(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only: atomically and durably."""
+    """Write a file readable by its owner only (0600, in 0700 directories): atomically."""
     write_atomically(path, data, mode=0o600)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from config.errors import ConfigError
+from config.files import make_private_dir
 from config.ini import (
     KNOWN_KEYS,
     SECRET_KEYS,
@@ -254,8 +255,7 @@ def init(home: Path, config_path: Path | None, corp_no: str, user_no: str, core_
         write_secret(private_key, key.to_pem(key_password(password)))
         write_public(public_key, key.public.to_pem())
         created = True
-    client.log_dir.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(client.log_dir)
     IniFile.from_text(path, render(hash_password(password))).save()
 
     click.echo(f"created {path}")

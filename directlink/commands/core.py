@@ -10,6 +10,7 @@ import click
 import trio
 
 from config.errors import ConfigError
+from config.files import write_atomically
 from config.seed import DEMO_SEED, Seed, load_seed, parse_seed
 from core_sim.bank import Bank, china_time
 from core_sim.bank_process import BankProcess, BankProcessError
@@ -36,10 +37,8 @@ def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None
             seed = parse_seed(DEMO_SEED, "<demo seed>")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    home.dir.mkdir(parents=True, exist_ok=True)
     if not home.exists():
-        home.seed.write_text(seed_path.read_text(encoding="utf-8") if seed_path else DEMO_SEED,
-                             encoding="utf-8")
+        home.create(seed_path.read_text(encoding="utf-8") if seed_path else DEMO_SEED)
     try:
         bank = Bank.open(home.ledger, seed=seed, clock=china_time)
     except ValueError as exc:
@@ -147,7 +146,7 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             address = await nursery.start(server.serve, host, port)
-            pidfile.write_text(f"{os.getpid()}\n")
+            write_atomically(pidfile, f"{os.getpid()}\n".encode("ascii"))
             ready(f"READY core={address[0]}:{address[1]}")
             nursery.start_soon(run_until_signalled, nursery, server.drain,
                                signal_handlers(server))

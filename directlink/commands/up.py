@@ -25,7 +25,13 @@ import trio
 
 import directlink
 from config.errors import ConfigError
-from config.ini import hash_password, load_config, password_bytes, render_default_config
+from config.ini import (
+    IniFile,
+    hash_password,
+    load_config,
+    password_bytes,
+    render_default_config,
+)
 from config.seed import load_seed
 from core_sim.home import CoreHome
 from daemon.home import ClientHome, write_secret
@@ -48,12 +54,11 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
     write_secret(client.keys / "client.key", key.to_pem(password_bytes(password)))
     (client.keys / "client.pub").write_bytes(key.public.to_pem())
     shutil.copyfile(core_home.public_keys, client.keys / "bank.pub")
-    client.config.parent.mkdir(parents=True, exist_ok=True)
-    client.config.write_text(render_default_config(
+    IniFile.from_text(client.config, render_default_config(
         corp_no=corp_no, user_no=user_no, certflag=1,
         password_hash=hash_password(password),
         bank_fingerprint=bank_keys.public.fingerprint,
-    ), encoding="utf-8")
+    )).save()  # 0600, as `config init` writes it: it holds the password's hash
     core_home.register.enroll(corp_no, user_no, key.public)
     return True
 
