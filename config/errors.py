@@ -80,3 +80,40 @@ class ConfigError(Exception):
 
     def __repr__(self) -> str:
         return f"ConfigError({str(self)!r})"
+
+
+class ConfigRowError(ConfigError, ValueError):
+    """A problem in one row of a list kept in a file beside the config (a seed's CSV).
+
+    Such rows are read, and so checked, only when they are used — a million
+    payers are never held in memory at once — so this is raised by whoever
+    applies the seed, after loading it succeeded. ``line`` is the row's line
+    in the file (None for a row written in the seed itself). It is a
+    ValueError too: code applying a seed already reports a ValueError as "this
+    seed cannot be applied", which is what it is.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        path: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        section: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.line = line
+        super().__init__(source, path, reason, section=section, key=key)
+
+    @classmethod
+    def collect(cls, errors: Sequence[ConfigError]) -> ConfigError:
+        combined = super().collect(errors)
+        if isinstance(combined, ConfigRowError) and len(errors) > 1:
+            combined.line = getattr(errors[0], "line", None)
+        return combined
+
+    def _line(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        at = f", line {self.line}" if self.line is not None else ""
+        return f"{self.source}{at}: {where}{self.reason}"

@@ -110,7 +110,23 @@ def test_demo_seed_parses_to_the_documented_bank() -> None:
             "China Construction Bank Beijing",
             "closed",
         ),
+        ExternalAccount("6222020200000000004", "Zhao Liu", "102100099996",
+                        "ICBC Beijing Branch", "active", balance=30_000),
     )
+    # Enough to demonstrate batches: payees and payers in every state.
+    assert [(p.acno[-1], p.balance, p.status) for p in seed.personal_accounts] == [
+        ("1", 500_000, "active"),
+        ("2", 1_200_000, "active"),
+        ("3", 1_000, "active"),
+        ("4", 300_000, "frozen"),
+        ("5", 0, "closed"),
+    ]
+    agreements = seed.agreements
+    assert {a.rcv_acno for a in agreements} == {"310066726018010000001"}
+    assert [a.status for a in agreements].count("revoked") == 1
+    assert any(a.valid_to is not None and a.valid_to < dt.date(2026, 1, 1) for a in agreements)
+    assert min(a.max_amt for a in agreements if a.max_amt is not None) == 10_000
+    assert {a.payer_acno for a in agreements} >= {"6222020200000000001", "6222020200000000004"}
 
 
 def test_demo_seed_file_matches_the_constant() -> None:
