@@ -43,7 +43,8 @@ STEP_TIMEOUT = 60
 
 
 def enroll_with_cli(home: Path, tmp_path: Path) -> SigningKey:
-    """``directlink core enroll`` a fresh key (this also creates the ledger)."""
+    """``directlink core init`` a demo bank, then ``core enroll`` a fresh key in it."""
+    cli("core", "init", "--home", str(home))
     key = SigningKey.generate()
     pem = tmp_path / "client.pub.pem"
     pem.write_bytes(key.public.to_pem())
