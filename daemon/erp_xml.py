@@ -181,7 +181,8 @@ def parse_request(
     declare one of the supported encodings (a UTF-8 byte order mark also
     counts as a declaration). Raises :class:`ErpRequestError` with
     XML_TOO_LARGE (D002), ENCODING_ERROR (D004), XML_MALFORMED (D001, also
-    for DTDs and entities) or XML_STRUCTURE (D003).
+    for DTDs and entities) or XML_STRUCTURE (D003, also for an empty or
+    blank request).
     """
     configured = canonical_encoding(encoding)
     if len(data) > max_size:
@@ -191,6 +192,10 @@ def parse_request(
             _salvage_head(data),
             encoding=configured,
         )
+    if not data.strip():
+        # Not an expat "no element found" at line 1, column 0: say what it is.
+        raise ErpRequestError(codes.XML_STRUCTURE, "request is empty: no XML document", {},
+                              encoding=configured)
     used, text = _decode(data, configured)
     try:
         root = safe_xml.parse(text)

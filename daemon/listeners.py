@@ -12,7 +12,8 @@ connection waiting at the door on one wake-up, and a handler reads, writes
 and closes directly, waiting in trio only when the socket is not ready — no
 stream object, option calls or scheduling round per operation. HTTP runs
 under ``trio.serve_tcp`` with h11, which closes each stream when its handler
-returns.
+returns. A POST's document is its body or, when the body is empty, its URL's
+query string, as some Java integrations send it (:func:`_query_document`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import errno
 import logging
 import re
 import socket
+import urllib.parse
 from collections.abc import Awaitable, Callable
 
 import h11
@@ -29,16 +31,23 @@ import trio
 
 from daemon import sockets
 from daemon.access import AccessList
-from daemon.erp_codec import error_reply
-from daemon.erp_framing import ErpFrameTooLarge, ErpFramingError, FrameDecoder, frame_reply
-from daemon.erp_xml import render_reply
+from daemon.erp_framing import (
+    MAX_FRAMED_LENGTH,
+    ErpFrameTooLarge,
+    ErpFramingError,
+    FrameDecoder,
+    frame_reply,
+)
 from daemon.service import ErpService
 from protocol import codes
 
 log = logging.getLogger("directlink.daemon")
 
 RECEIVE_SIZE = sockets.RECEIVE_SIZE
+#: What an HTTP request's line and headers may take besides a query-string document.
+HTTP_HEADERS_ROOM = 16384
 _DECLARED = re.compile(rb'encoding="([A-Za-z0-9-]+)"')
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class ErpListeners:
@@ -74,14 +83,20 @@ class ErpListeners:
             except ErpFrameTooLarge as exc:
                 # The header is readable: answer D002 rather than just hang up.
                 log.warning("erp_tcp %s: %s", peer, exc)
-                head, body = error_reply(codes.XML_TOO_LARGE, str(exc), {})
-                await self._reply_tcp(conn, render_reply(head, body,
-                                                         encoding=self.service.encoding))
+                await self._reply_tcp(conn, self.service.refuse(codes.XML_TOO_LARGE,
+                                                                str(exc), peer))
+                await self._discard_rest(conn, exc.length)
                 return
             except ErpFramingError as exc:
                 log.warning("erp_tcp %s: broken framing, closing: %s", peer, exc)
                 return
-            await self._reply_tcp(conn, await self.service.handle(xml, peer))
+            if not xml:
+                reply = self.service.refuse(
+                    codes.XML_STRUCTURE,
+                    "request is empty: the length header announces 0 bytes", peer)
+            else:
+                reply = await self.service.handle(xml, peer)
+            await self._reply_tcp(conn, reply)
         except OSError as exc:
             log.info("erp_tcp: connection lost: %s", exc)
         finally:
@@ -90,11 +105,36 @@ class ErpListeners:
             conn.close()
 
     async def _reply_tcp(self, conn: socket.socket, xml: bytes) -> None:
+        if len(xml) > MAX_FRAMED_LENGTH:
+            # The service keeps its replies within a frame; should one not fit
+            # after all, the ERP still gets an answer rather than a bare close.
+            log.error("erp_tcp: a reply of %d bytes cannot be framed; answering P022",
+                      len(xml))
+            xml = self.service.refuse(codes.RESULT_TOO_LARGE,
+                                      f"reply of {len(xml)} bytes is over the "
+                                      f"{MAX_FRAMED_LENGTH} one reply can carry")
         data = frame_reply(xml)
         sent = sockets.send_now(conn, data)
         if sent < len(data):  # the ERP reads slowly: it gets the client timeout
             with trio.move_on_after(self.client_timeout):
                 await sockets.send_all(conn, memoryview(data)[sent:])
+
+    async def _discard_rest(self, conn: socket.socket, budget: int) -> None:
+        """Read and drop the rest of a request that is answered without being read.
+
+        Closing a socket with unread bytes makes the kernel reset the
+        connection, and a reset can destroy the reply before the ERP reads it:
+        so say we are done (half-close), then take what the ERP still sends,
+        up to what it announced, until it closes or the client timeout.
+        """
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_WR)
+        with trio.move_on_after(self.client_timeout):
+            while budget > 0:
+                data = await sockets.receive(conn)
+                if not data:
+                    return
+                budget -= len(data)
 
     # -- HTTP POST (keep-alive allowed) ------------------------------------------------
 
@@ -103,7 +143,10 @@ class ErpListeners:
             peer = self.access.check(stream, "erp_http")
             if peer is None:
                 return
-            conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
+            # The request line may carry a whole document in its query string
+            # (see _query_document), so it may be as long as a request may be.
+            conn = h11.Connection(h11.SERVER, max_incomplete_event_size=(
+                self.service.max_request + HTTP_HEADERS_ROOM))
             while True:
                 request, body = None, bytearray()
                 too_large = False
@@ -135,14 +178,12 @@ class ErpListeners:
                     await self._respond(stream, conn, 405, b"POST the request XML\n",
                                         b"text/plain", extra=[(b"Allow", b"POST")])
                 elif too_large:
-                    head, reply_body = error_reply(
+                    await self._respond_xml(stream, conn, self.service.refuse(
                         codes.XML_TOO_LARGE,
-                        f"request exceeds {self.service.max_request} bytes", {})
-                    await self._respond_xml(stream, conn, render_reply(
-                        head, reply_body, encoding=self.service.encoding))
+                        f"request exceeds {self.service.max_request} bytes", peer))
                 else:
-                    reply = await self.service.handle(bytes(body), peer)
-                    await self._respond_xml(stream, conn, reply)
+                    await self._respond_xml(stream, conn,
+                                            await self._http_request(request, body, peer))
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 try:
@@ -157,6 +198,29 @@ class ErpListeners:
                                     f"bad request: {exc}\n".encode(), b"text/plain")
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             log.info("erp_http: connection lost: %s", exc)
+
+    async def _http_request(self, request: h11.Request, body: bytearray, peer: str) -> bytes:
+        """The reply to a POST: its body is the document, or else its query string is."""
+        if body.strip():
+            return await self.service.handle(bytes(body), peer)
+        query = _query(request.target)
+        if query is None:
+            return (await self.service.handle(bytes(body), peer) if body else
+                    self.service.refuse(codes.XML_STRUCTURE, "request body is empty", peer))
+        # Checked before decoding, as a body's length is before parsing: a
+        # percent-encoded document is longer than the document, never shorter.
+        if len(query) > self.service.max_request:
+            return self.service.refuse(
+                codes.XML_TOO_LARGE,
+                f"request exceeds {self.service.max_request} bytes (in the URL's query "
+                "string)", peer)
+        document = _query_document(query)
+        if not document.lstrip().removeprefix(_UTF8_BOM).startswith(b"<"):
+            return self.service.refuse(
+                codes.XML_STRUCTURE,
+                "request body is empty, and the URL's query string is not an XML document",
+                peer)
+        return await self.service.handle(document, peer)
 
     async def _respond_xml(self, stream, conn, xml: bytes) -> None:
         match = _DECLARED.search(xml[:80])
@@ -173,6 +237,25 @@ class ErpListeners:
         data += conn.send(h11.EndOfMessage())
         with trio.move_on_after(self.client_timeout):
             await stream.send_all(data)
+
+
+def _query(target: bytes) -> bytes | None:
+    """The query string of a request target, if there is one (``/?…``, ``/path?…``)."""
+    _, mark, query = target.partition(b"?")
+    return query if mark and query else None
+
+
+def _query_document(query: bytes) -> bytes:
+    """The document an ERP sent URL-encoded in the query string, as bytes.
+
+    Jakarta Commons-HttpClient 3.1 integrations of the bank's client POST
+    ``/?%3Cap%3E…`` with an empty body: the whole query is the document,
+    encoded as a form value (``java.net.URLEncoder``: ``+`` for a space,
+    ``%XX`` per byte of the document's encoding). Decoded back to the bytes
+    the ERP encoded, it is parsed exactly like a body, in the encoding it
+    declares or the configured one.
+    """
+    return urllib.parse.unquote_to_bytes(query.replace(b"+", b" "))
 
 
 def _request_now(conn: socket.socket, decoder: FrameDecoder) -> bytes | None:

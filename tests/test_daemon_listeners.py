@@ -15,8 +15,11 @@ import pytest
 import trio
 
 from daemon.access import AccessList
+from daemon.erp_codec import error_reply
 from daemon.erp_framing import frame_reply
+from daemon.erp_xml import render_reply
 from daemon.listeners import ErpListeners
+from protocol import codes
 
 CLIENT_TIMEOUT = 0.5
 ADDRESS = ("127.0.0.1", 40000)
@@ -31,10 +34,16 @@ class StubService:
     def __init__(self, reply: bytes = b"<ap><head></head><body></body></ap>") -> None:
         self.reply = reply
         self.requests: list[tuple[bytes, str]] = []
+        self.refusals: list[tuple[str, str]] = []
 
     async def handle(self, xml: bytes, peer: str) -> bytes:
         self.requests.append((xml, peer))
         return self.reply
+
+    def refuse(self, code: codes.ReturnCode, info: str, peer: str = "-") -> bytes:
+        self.refusals.append((code.code, info))
+        head, body = error_reply(code, info, {})
+        return render_reply(head, body, encoding=self.encoding)
 
 
 def _listeners(service: StubService) -> ErpListeners:
@@ -137,3 +146,31 @@ async def test_an_announced_length_over_the_limit_is_answered_d002():
         reply = _read_until_eof(theirs)
     assert b"<particular_code>D002</particular_code>" in reply
     assert service.requests == []
+
+
+@pytest.mark.parametrize("header", [b"00     ", b"0000000"])
+async def test_an_empty_document_is_answered_d003_without_reaching_the_service(header):
+    service = StubService()
+    ours, theirs = _pair()
+    with theirs:
+        theirs.sendall(header)
+        await _listeners(service).handle_tcp(ours, ADDRESS)
+        reply = _read_until_eof(theirs)
+    assert b"<particular_code>D003</particular_code>" in reply
+    assert b"<particular_info>request is empty: the length header announces 0 bytes" in reply
+    assert service.requests == []
+
+
+async def test_a_reply_too_large_to_frame_is_replaced_by_p022(caplog):
+    # The service keeps its replies within a frame; the listener still never
+    # answers a framed request with silence (before: ValueError, closed).
+    service = StubService(reply=b"<ap>" + b"x" * 1_000_000 + b"</ap>")
+    ours, theirs = _pair()
+    with theirs:
+        theirs.sendall(frame_reply(b"<ap>q</ap>"))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_listeners(service).handle_tcp, ours, ADDRESS)
+            reply = await trio.to_thread.run_sync(_read_until_eof, theirs)
+    assert reply.startswith(b"0") and len(reply) < 2000
+    assert b"<particular_code>P022</particular_code>" in reply
+    assert "cannot be framed" in caplog.text

@@ -40,6 +40,7 @@ from tests.erp_client import (
     unframe,
     unique_req_no,
 )
+from tests.test_compat_erp_integrations import commons_httpclient_post, java_url_encoded
 
 MAX_REQUEST = 65536
 CLIENT_TIMEOUT = 5
@@ -99,7 +100,7 @@ BAD_DOCUMENTS = {
     "not_xml": (b"hello, bank", "D001", "well-formed"),
     "unclosed": (b"<ap><head><tr_code>310101</tr_code></head><body>", "D001",
                  "well-formed"),
-    "empty": (b"", "D001", ""),
+    "empty": (b"", "D003", "empty"),
     "entity_bomb": (
         b'<?xml version="1.0"?><!DOCTYPE ap [<!ENTITY a "aaaaaaaaaa">'
         + b"".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode()
@@ -258,6 +259,21 @@ def test_connection_closed_mid_request_gets_no_reply(system: Running) -> None:
     framed_half = f"0{len(GOOD)}".ljust(7).encode() + GOOD[: len(GOOD) // 2]
     assert send_raw(system.erp_tcp, framed_half, timeout=15) == b""
     assert system.client().send_xml(GOOD).ok
+
+
+def test_a_document_in_the_query_string_under_the_configured_limit(system: Running) -> None:
+    # Commons-HttpClient 3.1 integrations: POST /?<URL-encoded document>, empty body.
+    # The daemon's HTTP parser must take a request line as long as max_request.
+    xml = GOOD.replace(b"<ap>", b"<!--" + b"x" * (MAX_REQUEST // 2) + b"--><ap>")
+    request = commons_httpclient_post(system.erp_http, java_url_encoded(xml))
+    head, _, body = send_raw(system.erp_http, request, timeout=15).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    reply = parse_reply(body)
+    assert reply.ok, reply
+    over = java_url_encoded(GOOD.replace(b"<ap>", b"<!--" + b"x" * MAX_REQUEST + b"--><ap>"))
+    head, _, body = send_raw(system.erp_http, commons_httpclient_post(system.erp_http, over),
+                             timeout=15).partition(b"\r\n\r\n")
+    assert_refused(parse_reply(body), "D002", str(MAX_REQUEST))
 
 
 def test_http_other_methods_are_refused(system: Running) -> None:

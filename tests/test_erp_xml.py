@@ -160,8 +160,6 @@ def test_canonical_encoding() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "",
-        "   ",
         "not xml",
         "<ap><head></ap>",
         "<ap><head><tr_code>310101</tr_code></head><body></body>",
@@ -176,6 +174,21 @@ def test_malformed_xml_is_d001_with_a_position(text: str) -> None:
     error = _refused(text.encode(), codes.XML_MALFORMED)
     assert "not well-formed XML" in error.info
     assert "line 1, column" in error.info
+
+
+@pytest.mark.parametrize("data", [b"", b"   ", b"\r\n\t "], ids=["empty", "spaces", "blank"])
+def test_an_empty_request_is_d003_saying_so(data: bytes) -> None:
+    # Not expat's "no element found: line 1, column 0".
+    error = _refused(data, codes.XML_STRUCTURE)
+    assert error.info == "request is empty: no XML document"
+
+
+def test_a_refusal_names_a_huge_element_by_an_excerpt() -> None:
+    tag = "x" * 300_000
+    error = _refused(f"<{tag}><head/><body/></{tag}>".encode(), codes.XML_STRUCTURE)
+    assert error.info.startswith("root element must be <ap>, not <xxxx")
+    assert "(300000 characters)" in error.info
+    assert len(error.info) < 120
 
 
 def test_malformed_xml_reports_line_and_column() -> None:
