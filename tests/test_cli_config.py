@@ -202,7 +202,9 @@ def test_validate(tmp_path: Path) -> None:
     assert "2 problems" in bad.output
 
     missing = run("validate", "--config", str(tmp_path / "nope.ini"))
-    assert missing.exit_code == 1 and "file not found" in missing.output
+    assert missing.exit_code == 1
+    assert missing.output == (f"Error: {tmp_path / 'nope.ini'}: no client config; create one "
+                              "with `directlink config init` (or run `directlink up`)\n")
 
 
 def test_missing_config_is_a_one_line_error(tmp_path: Path) -> None:

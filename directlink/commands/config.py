@@ -349,6 +349,8 @@ def validate(home: Path, config_path: Path | None) -> None:
     try:
         cfg = load_config(path)
     except ConfigError as exc:
+        if not path.exists():  # nothing to list problems of: say how to make one
+            raise config_error(path, exc) from None
         for error in exc.errors:
             click.echo(str(error), err=True)
         count = len(exc.errors)
