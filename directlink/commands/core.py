@@ -282,3 +282,4 @@ def eod(home: Path) -> None:
         return f"business date is now {bank.end_of_day():%Y-%m-%d}"
 
     _signal_or_run(require_bank(home), signal.SIGUSR2, "end of day", run)
+from directlink.commands import agreements as _agreements  # noqa: E402, F401 (registers `core agreements`)
