@@ -18,6 +18,9 @@ The same ``--home`` serves the client side too (its files live beside, in
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +64,24 @@ class CoreHome:
     def exists(self) -> bool:
         return self.ledger.exists()
 
-    def create(self, seed_text: str) -> None:
+    def create(self, seed_text: str, seed_files: Iterable[Path] = ()) -> None:
         """Lay out a new bank: its directory, a copy of the seed, an empty ledger file.
 
-        The ledger file is made here, 0600, before SQLite opens it: SQLite would
-        create it (and then its -wal and -shm, which copy its mode) by the umask.
+        ``seed_files`` are the CSV lists the seed names (``{file: NAME.csv}``):
+        they are copied beside the copy of the seed, 0600 like it (they hold
+        people's accounts), so that the copy loads as the original did. The
+        ledger file is made here, 0600, before SQLite opens it: SQLite would
+        create it (and then its -wal and -shm, which copy its mode) by the
+        umask.
         """
         make_private_dir(self.dir)
+        for source in seed_files:
+            target = self.dir / source.name
+            temporary = target.with_name(f".{target.name}.tmp")
+            temporary.unlink(missing_ok=True)
+            with source.open("rb") as data, open(create_private(temporary), "wb") as out:
+                shutil.copyfileobj(data, out, 1 << 20)
+            os.replace(temporary, target)
         write_atomically(self.seed, seed_text.encode("utf-8"))
         create_private(self.ledger)
 

@@ -38,7 +38,8 @@ def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if not home.exists():
-        home.create(seed_path.read_text(encoding="utf-8") if seed_path else DEMO_SEED)
+        home.create(seed_path.read_text(encoding="utf-8") if seed_path else DEMO_SEED,
+                    seed.files if seed is not None else ())
     try:
         bank = Bank.open(home.ledger, seed=seed, clock=china_time)
     except ValueError as exc:
