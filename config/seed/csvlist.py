@@ -276,7 +276,10 @@ class CsvList(Generic[R]):
                         cells = next(reader)
                     except StopIteration:
                         return
-                    except (csv.Error, UnicodeDecodeError) as exc:
+                    except csv.Error as exc:  # line_num: the line it failed on
+                        errors.append(self.error(None, reader.line_num, "", _unreadable(exc)))
+                        return
+                    except UnicodeDecodeError as exc:  # somewhere after the last row read
                         errors.append(self.error(None, reader.line_num + 1, "", _unreadable(exc)))
                         return
                     if cells:
@@ -293,7 +296,7 @@ def _first_row(reader: Iterator[list[str]]) -> list[str] | None:
 
 def _unreadable(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text from here on"
+        return "not UTF-8 text (at or after this line)"
     return f"not a valid CSV row: {exc}"
 
 

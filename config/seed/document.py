@@ -150,6 +150,13 @@ class SeedChecker(RowChecker):
         limits = self.limits(data["limits"], at(path, "limits")) if "limits" in data else Limits()
         if "accounts" in data:
             accounts = self.accounts(data["accounts"], at(path, "accounts"))
+        if corp_no is not None:
+            # Every account written, even beside a mistake, so that agreements
+            # naming them do not report a second, false problem.
+            listed = data.get("accounts")
+            self.context.enterprise_accounts[corp_no] = frozenset(
+                item["acno"] for item in (listed if isinstance(listed, list) else ())
+                if isinstance(item, dict) and isinstance(item.get("acno"), str))
         if (
             len(self.errors) > before
             or corp_no is None
@@ -159,7 +166,6 @@ class SeedChecker(RowChecker):
             or limits is None
         ):
             return None
-        self.context.enterprise_accounts[corp_no] = frozenset(a.acno for a in accounts)
         return Enterprise(corp_no=corp_no, name=name, users=users, accounts=accounts, limits=limits)
 
     def users(self, value: object, path: str) -> tuple[str, ...] | None:
@@ -299,6 +305,8 @@ class SeedChecker(RowChecker):
         balance = None
         if "balance" in data:
             balance = self.amount(data["balance"], at(path, "balance"), allow_zero=True)
+        if self.context.payers is not None and acno and name:
+            self.context.payers[acno] = name  # (as for personal accounts)
         if (
             len(self.errors) > before
             or acno is None
@@ -307,8 +315,6 @@ class SeedChecker(RowChecker):
             or bank_name is None
         ):
             return None
-        if self.context.payers is not None:
-            self.context.payers[acno] = name
         return ExternalAccount(
             acno=acno, name=name, bank_no=bank_no, bank_name=bank_name, status=status,
             balance=balance,

@@ -85,6 +85,10 @@ class RowChecker(Checker):
         if "id_no" in data:
             id_no = self.ruled(data["id_no"], at(path, "id_no"), "110101199003070011",
                                id_no_problem)
+        if self.claim and self.context.payers is not None and acno and name:
+            # Known as a payer even if another of its keys is wrong, so that its
+            # agreements do not report a second, false problem.
+            self.context.payers[acno] = name
         balance: int | None = 0
         if "balance" in data:
             balance = self.amount(data["balance"], at(path, "balance"), allow_zero=True)
@@ -94,8 +98,6 @@ class RowChecker(Checker):
         if (len(self.errors) > before or acno is None or name is None or id_no is None
                 or balance is None):
             return None
-        if self.claim and self.context.payers is not None:
-            self.context.payers[acno] = name
         return PersonalAccount(acno=acno, name=name, id_no=id_no, balance=balance, status=status)
 
     def agreement(self, value: object, path: str) -> Agreement | None:
