@@ -58,6 +58,8 @@ BANK_COMMANDS = {
     "clear": ["core", "clear"],
     "eod": ["core", "eod"],
     "serve": ["core", "serve", "--port", "0"],
+    "batches": ["core", "batches"],
+    "agreements": ["core", "agreements", "list"],
 }
 
 

@@ -12,18 +12,14 @@ from pathlib import Path
 import click
 
 from core_sim import schema
-from core_sim.home import CoreHome
 from directlink.commands.common import home_option
+from directlink.commands.core import require_bank
 from directlink.commands.send import render_table
 from protocol.money import format_yuan
 
 
 def _open(home: Path):
-    core_home = CoreHome(home)
-    if not core_home.ledger.exists():
-        raise click.ClickException(f"{home}: no bank here (no {core_home.ledger.name}); "
-                                   "`directlink core serve --home` or `directlink up` makes one")
-    return schema.connect_read_only(core_home.ledger)
+    return schema.connect_read_only(require_bank(home).ledger)
 
 
 @click.group("batches", invoke_without_command=True)
