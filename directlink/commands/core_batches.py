@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from core_sim import schema
-from directlink.commands.common import home_option
+from directlink.commands.common import home_option, plural
 from directlink.commands.core import require_bank
 from directlink.commands.send import render_table
 from protocol.money import format_yuan
@@ -61,7 +61,7 @@ def list_batches(home: Path, corp_no: str | None = None, limit: int = 50) -> Non
                              right=frozenset({4, 5, 6, 7, 8, 9})):
         click.echo(line)
     if total > len(rows):
-        click.echo(f"({len(rows)} of {total} batches; --limit shows more)")
+        click.echo(f"({len(rows)} of {plural(total, 'batch', 'batches')}; --limit shows more)")
 
 
 @batches.command("show")
@@ -98,11 +98,11 @@ def show_batch(home: Path, req_no: str, corp_no: str | None) -> None:
     kind = "payment (330002)" if code == "330002" else "collection (330010)"
     click.echo(f"batch:      {req_no} of {corp}, {kind}")
     click.echo(f"state:      {state}" + (f" — {err_code} {err_msg}" if err_code else ""))
-    click.echo(f"declared:   {count} items, {format_yuan(amt)}")
-    click.echo(f"received:   {items} items; executed up to item {next_seq - 1}")
-    click.echo(f"succeeded:  {ok} items, {format_yuan(ok_amt)}")
-    click.echo(f"failed:     {failed} items, {format_yuan(fail_amt)}")
-    click.echo(f"at other banks: {pending} items, {format_yuan(pending_amt)}")
+    click.echo(f"declared:   {plural(count, 'item')}, {format_yuan(amt)}")
+    click.echo(f"received:   {plural(items, 'item')}; executed up to item {next_seq - 1}")
+    click.echo(f"succeeded:  {plural(ok, 'item')}, {format_yuan(ok_amt)}")
+    click.echo(f"failed:     {plural(failed, 'item')}, {format_yuan(fail_amt)}")
+    click.echo(f"at other banks: {plural(pending, 'item')}, {format_yuan(pending_amt)}")
     click.echo(f"created:    {created}; last change {updated}")
     if reasons:
         click.echo("")

@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 
 from daemon.batch_files import BatchFileError, scan
+from directlink.commands.common import plural
 from directlink.commands.send import (
     OutcomeUnknown,
     ReplyError,
@@ -126,7 +127,7 @@ def _submit(options: SendOptions, tr_code: str, account: tuple[str, str], *,
         count = len(items)
         total = sum(parse_yuan(item["amt"]) for item in items)
         body.update(sum=str(count), sum_amt=format_yuan(total), **extra, file_flag="0")
-    click.echo(f"batch {req_no}: {count} items, {format_yuan(total)} yuan", err=True)
+    click.echo(f"batch {req_no}: {plural(count, 'item')}, {format_yuan(total)} yuan", err=True)
 
     outcome: dict[str, object] = {}
 
@@ -292,8 +293,10 @@ def batch_status(options: SendOptions, req_no: str, result: bool, failed: bool) 
     click.echo(f"result:    {reply.particular_code} {reply.particular_info}")
     if not reply.ok:
         click.get_current_context().exit(1)
+    count = reply.field("sum")
+    items = plural(int(count), "item") if count.isdigit() else f"{count or '?'} items"
     click.echo(f"batch:     {req_no} ({reply.field('batch_tr_code') or '-'}), "
-               f"{reply.field('sum')} items, {reply.field('sum_amt')} yuan")
+               f"{items}, {reply.field('sum_amt')} yuan")
     _summary(reply)
     if reply.field("err_code"):
         click.echo(f"refused:   {reply.field('err_code')} {reply.field('err_msg')}")
