@@ -50,7 +50,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._common import child_pids, cpu_model  # noqa: E402
+from bench._common import _stat, child_pids, cpu_model  # noqa: E402
 
 CORP, USER = "0000000001", "001"
 COLLECTING = "310066726018010000001"
@@ -250,13 +250,22 @@ def main() -> None:
     expected = write_batch(batch, n)
     failing = sum(expected.values())
     total_yuan = f"{n * AMOUNT_FEN // 100}.{n * AMOUNT_FEN % 100:02d}"
+    server = child_pids(up.pid)[0]
+    ledger = child_pids(server)[0]
+    processes = {"up (daemon)": up.pid, "core server": server, "core ledger": ledger}
+
+    def cpu() -> dict[str, float]:
+        return {name: _stat(pid)[1] for name, pid in processes.items()}
+
     try:
+        cpu_marks = [cpu()]
         start = time.perf_counter()
         reply, _ = erp(erp_address, "330010", {
             "cert_no": "BENCH", "rcv_acno": COLLECTING, "sum": str(n), "sum_amt": total_yuan,
             "summary": "premiums", "busi_no": "FEE01", "file_flag": "1",
             "filename": batch.name}, "BENCH1")
         submitted = time.perf_counter() - start
+        cpu_marks.append(cpu())
         if reply.get("particular_code") != "0000":
             sys.exit(f"submit refused: {reply}")
         while True:
@@ -265,14 +274,12 @@ def main() -> None:
                 break
             time.sleep(0.2)
         executed = time.perf_counter() - start
+        cpu_marks.append(cpu())
         written, _ = erp(erp_address, "310207", {"ogl_serial_no": "BENCH1", "file_flag": "1"},
                          "R")
         elapsed = time.perf_counter() - start
-        rss = {"up (daemon)": peak_rss_mb(up.pid)}
-        for pid in child_pids(up.pid):
-            rss["core server"] = peak_rss_mb(pid)
-            for grandchild in child_pids(pid):
-                rss["core ledger"] = peak_rss_mb(grandchild)
+        cpu_marks.append(cpu())
+        rss = {name: peak_rss_mb(pid) for name, pid in processes.items()}
     finally:
         up.terminate()
         up.wait(60)
@@ -311,6 +318,14 @@ def main() -> None:
     print(f"| end to end / floor | {floor_s / elapsed:.2f} |")
     for name, mb in rss.items():
         print(f"| peak RSS, {name} | {mb:.0f} MB |")
+    print("\n| CPU seconds | upload | execution | result file |")
+    print("|---|---:|---:|---:|")
+    phases = list(zip(cpu_marks, cpu_marks[1:], strict=False))
+    for name in processes:
+        cells = " | ".join(f"{after[name] - before[name]:.1f}" for before, after in phases)
+        print(f"| {name} | {cells} |")
+    walls = (submitted, executed - submitted, elapsed - executed)
+    print("| wall clock | " + " | ".join(f"{w:.1f}" for w in walls) + " |")
     print(f"| `up` ready with the seed loaded | {ready_s:.1f} s |")
     print(f"\ncore check: {check.stdout.strip().splitlines()[-1] if check.stdout else 'ok'}")
     if not args.keep:

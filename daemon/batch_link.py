@@ -100,22 +100,44 @@ async def submit(link: CoreLink, tr_code: str, req_no: str, header: Mapping[str,
 
 
 async def items(link: CoreLink, req_no: str, new_req_no: Callable[[], str], *,
-                timeout: float, status: str = "") -> AsyncIterator[list[Mapping[str, object]]]:
-    """Every item of the batch ``req_no`` (or those with ``status``), a page at a time."""
-    begin = 1
-    while True:
-        answer = await link.request(Request(
-            tr_code="310208", req_no=new_req_no(),
-            fields={"ogl_serial_no": req_no, "status": status, "begin_no": begin,
-                    "query_num": PAGE_RECORDS}), timeout=timeout)
+                timeout: float, status: str = "", window: int = 4
+                ) -> AsyncIterator[list[Mapping[str, object]]]:
+    """Every item of the batch ``req_no`` (or those with ``status``), a page at a time.
+
+    After the first page (which tells how many items match) up to ``window``
+    pages are asked for at once, so the bank reads the next pages while this
+    side writes the last one; they are yielded in order.
+    """
+
+    def page(begin: int) -> Request:
+        return Request(tr_code="310208", req_no=new_req_no(),
+                       fields={"ogl_serial_no": req_no, "status": status, "begin_no": begin,
+                               "query_num": PAGE_RECORDS})
+
+    def records_of(answer: Response | ErrorMessage) -> list[Mapping[str, object]]:
         if not isinstance(answer, Response) or not answer.ok:
             raise BatchRefused(answer)
-        records = answer.fields["records"]
-        if records:
-            yield records
-        if answer.fields["more_flag"] != "1" or not records:
-            return
-        begin += len(records)
+        return answer.fields["records"]
+
+    first = await link.request(page(1), timeout=timeout)
+    records = records_of(first)
+    if records:
+        yield records
+    if first.fields["more_flag"] != "1" or not records:
+        return
+    total = int(first.fields["total_num"])
+    begins = iter(range(1 + len(records), total + 1, PAGE_RECORDS))
+    in_flight: deque[PendingRequest] = deque()
+    try:
+        for begin in begins:
+            in_flight.append(await link.send_request(page(begin)))
+            if len(in_flight) >= window:
+                yield records_of(await in_flight.popleft().answer(timeout))
+        while in_flight:
+            yield records_of(await in_flight.popleft().answer(timeout))
+    finally:
+        for waiting in in_flight:
+            waiting.close()
 
 
 def refusal_code(answer: Response | ErrorMessage) -> codes.ReturnCode:

@@ -20,8 +20,9 @@ from tests.erp_client import request_xml
 from tests.test_bank_batches import _agreement, _external, _personal
 from tests.test_daemon_link import ACNO1, Bed, wait_connected
 
-ZHANG, LI = "6222600100000000001", "6222600100000000002"
-EXT = "6222020200000000011"
+# Accounts of their own, beside the demo seed's.
+ZHANG, LI = "6222600199000000001", "6222600199000000002"
+EXT = "6222020299000000011"
 ICBC = "102100099996"
 
 
@@ -55,9 +56,9 @@ def bed(tmp_path):
     _personal(conn, ledger, clock, ZHANG, "张三", 500_000)
     _personal(conn, ledger, clock, LI, "李四", 1_000)
     _external(conn, ledger, clock, EXT, "孙八", None)
-    _agreement(conn, "AG01", ZHANG, "张三")
-    _agreement(conn, "AG02", LI, "李四")
-    _agreement(conn, "AG07", EXT, "孙八")
+    _agreement(conn, "TA01", ZHANG, "张三")
+    _agreement(conn, "TA02", LI, "李四")
+    _agreement(conn, "TA07", EXT, "孙八")
     ledger.flush()
     conn.execute("COMMIT")
     bed.server.batch_poll = 0.05
@@ -95,11 +96,11 @@ async def ask(service: ErpService, xml: bytes) -> Doc:
 
 async def test_inline_collection_answers_every_item(service):
     items = [
-        {"pay_acno": ZHANG, "pay_acname": "张三", "agreement_no": "AG01", "amt": "100.00",
+        {"pay_acno": ZHANG, "pay_acname": "张三", "agreement_no": "TA01", "amt": "100.00",
          "busino": "b1"},
-        {"pay_acno": LI, "pay_acname": "李四", "agreement_no": "AG02", "amt": "50.00",
+        {"pay_acno": LI, "pay_acname": "李四", "agreement_no": "TA02", "amt": "50.00",
          "busino": "b2"},  # 10.00 available
-        {"pay_acno": EXT, "pay_acname": "孙八", "agreement_no": "AG07", "amt": "1.00",
+        {"pay_acno": EXT, "pay_acname": "孙八", "agreement_no": "TA07", "amt": "1.00",
          "busino": "b3", "pay_bank_no": ICBC},
     ]
     reply = await ask(service, batch_xml("330010", collection_body(3, "151.00"), items, "IN1"))
@@ -114,8 +115,8 @@ async def test_inline_collection_answers_every_item(service):
 
 
 async def test_file_collection_then_status_writes_the_result_file(service, bed, tmp_path):
-    lines = [f"{ZHANG},张三,AG01,1.00,f{n}" for n in range(2500)]
-    lines.insert(7, f"{LI},李四,AG02,20.00,poor")
+    lines = [f"{ZHANG},张三,TA01,1.00,f{n}" for n in range(2500)]
+    lines.insert(7, f"{LI},李四,TA02,20.00,poor")
     path = tmp_path / "files" / "premiums.txt"
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
     body = collection_body(2501, "2520.00", file_flag="1", filename="premiums.txt")
@@ -134,8 +135,8 @@ async def test_file_collection_then_status_writes_the_result_file(service, bed, 
     assert written.body["filename"] == "premiums.txt.result"
     result = (tmp_path / "files" / "premiums.txt.result").read_bytes().decode("gbk").splitlines()
     assert len(result) == 2501
-    assert result[0].startswith(f"{ZHANG},张三,AG01,1.00,f0,F,")
-    assert result[7].startswith(f"{LI},李四,AG02,20.00,poor,E,,E008,")
+    assert result[0].startswith(f"{ZHANG},张三,TA01,1.00,f0,F,")
+    assert result[7].startswith(f"{LI},李四,TA02,20.00,poor,E,,E008,")
     page = await ask(service, request_xml("310208", {"ogl_serial_no": "FILE1", "status": "E"}))
     assert page.body["total_num"] == "1" and page.items[0]["busino"] == "poor"
 
@@ -152,13 +153,13 @@ async def test_a_bad_filename_is_refused_before_anything_is_sent(service, filena
 
 async def test_a_bad_line_or_wrong_totals_refuse_the_file(service, tmp_path):
     folder = tmp_path / "files"
-    (folder / "bad.txt").write_bytes(f"{ZHANG},张三,AG01,1.00,a\n{ZHANG},张三,AG01,1.5x,b\n"
+    (folder / "bad.txt").write_bytes(f"{ZHANG},张三,TA01,1.00,a\n{ZHANG},张三,TA01,1.5x,b\n"
                                      .encode("gbk"))
     reply = await ask(service, request_xml("330010", collection_body(
         2, "2.50", file_flag="1", filename="bad.txt"), req_no="BADL"))
     assert reply.code == "D011" and "line 2" in reply.head["particular_info"]
     assert "amt" in reply.head["particular_info"]
-    (folder / "ok.txt").write_bytes(f"{ZHANG},张三,AG01,1.00,a\n".encode("gbk"))
+    (folder / "ok.txt").write_bytes(f"{ZHANG},张三,TA01,1.00,a\n".encode("gbk"))
     reply = await ask(service, request_xml("330010", collection_body(
         2, "2.00", file_flag="1", filename="ok.txt"), req_no="BADT"))
     assert reply.code == "E017"
@@ -167,5 +168,6 @@ async def test_a_bad_line_or_wrong_totals_refuse_the_file(service, tmp_path):
 async def test_310210_lists_the_payers(service):
     reply = await ask(service, request_xml("310210", {"rcv_acno": ACNO1}))
     assert reply.code == "0000"
-    assert [i["agreement_no"] for i in reply.items] == ["AG01", "AG02", "AG07"]
-    assert reply.items[2]["payer_bank_no"] == ICBC
+    mine = [i for i in reply.items if i["agreement_no"].startswith("TA")]
+    assert [i["agreement_no"] for i in mine] == ["TA01", "TA02", "TA07"]
+    assert mine[2]["payer_bank_no"] == ICBC
