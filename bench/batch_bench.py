@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import platform
@@ -320,7 +321,7 @@ def main() -> None:
         print(f"| peak RSS, {name} | {mb:.0f} MB |")
     print("\n| CPU seconds | upload | execution | result file |")
     print("|---|---:|---:|---:|")
-    phases = list(zip(cpu_marks, cpu_marks[1:], strict=False))
+    phases = list(itertools.pairwise(cpu_marks))
     for name in processes:
         cells = " | ".join(f"{after[name] - before[name]:.1f}" for before, after in phases)
         print(f"| {name} | {cells} |")
