@@ -526,10 +526,11 @@ def main() -> None:
     try:
         from protocol.keys import SigningKey
 
-        # `core enroll` creates the home (demo seed, bank keys) and enrolls the key.
+        # `core init` creates the bank (demo seed, bank keys); `core enroll` enrolls the key.
         key = SigningKey.from_seed(seed)
         pem = workdir / "client.pub.pem"
         pem.write_bytes(key.public.to_pem())
+        cli("core", "init", "--home", str(home))
         cli("core", "enroll", "--home", str(home), "--corp-no", "0000000001",
             "--user-no", "001", str(pem))
         core = Core(ctx, home, profile_path)

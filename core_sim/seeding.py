@@ -182,11 +182,14 @@ def _open_personal_accounts(ledger: Ledger, seed: Seed, now: datetime,
     errors: list[ConfigError] = []
     repeated: list[tuple[int, int | None, str]] = []
     openings = _Openings(ledger, now)
-    next_id = _next_id(conn, "accounts")
+    bank_no, bank_name, biz = ledger.bank_no, ledger.bank_name, ledger.biz
     opened = 0
     for chunk in _chunks(_located(seed, "personal_accounts", errors)):
-        rows = [(next_id + k, p.acno, ledger.bank_no, ledger.bank_name, p.name, p.status,
-                 ledger.biz, p.id_no) for k, (_, _, p) in enumerate(chunk)]
+        # Read each time: posting the last chunk's openings may have opened the
+        # bank's own opening-equity account.
+        next_id = _next_id(conn, "accounts")
+        rows = [(next_id + k, p.acno, bank_no, bank_name, p.name, p.status, biz, p.id_no)
+                for k, (_, _, p) in enumerate(chunk)]
         inserted = _insert(conn, _PERSONAL, rows)
         pairs = list(zip(chunk, rows, strict=True))
         if inserted < len(rows):
@@ -209,7 +212,6 @@ def _open_personal_accounts(ledger: Ledger, seed: Seed, now: datetime,
         for (_, _, p), row in pairs:
             openings.add(row[0], p.balance)
         opened += inserted
-        next_id += len(rows)
     openings.flush()
     errors += _repeats(seed, "personal_accounts", "acno", "account number", repeated)
     _raise(errors)
@@ -220,7 +222,7 @@ def _add_agreements(ledger: Ledger, seed: Seed, now: datetime) -> None:
     conn = ledger.conn
     errors: list[ConfigError] = []
     repeated: list[tuple[int, int | None, str]] = []
-    first_id = next_id = _next_id(conn, "agreements")
+    first_id = next_id = _next_id(conn, "agreements")  # nothing else adds agreements
     created = now.isoformat()
     for chunk in _chunks(_located(seed, "agreements", errors)):
         rows = [(next_id + k, a.agreement_no, a.corp_no, a.rcv_acno, a.payer_acno, a.payer_name,

@@ -323,3 +323,22 @@ def test_make_seed_writes_a_seed_that_loads_and_checks(tmp_path):
 def test_a_config_error_is_what_loading_reports():
     with pytest.raises(ConfigError):
         parse_seed(DEMO_SEED.replace('"AG0000000009"', '"AG-9"'))
+
+
+def test_a_seed_whose_only_balances_are_personal_accounts_opens_them_all(tmp_path):
+    # No enterprise or external balance: every opening entry is a personal chunk's.
+    doc = yaml.safe_load(DEMO_SEED.split("\n# Individuals' accounts", 1)[0])
+    for enterprise in doc["enterprises"]:
+        for account in enterprise["accounts"]:
+            account.pop("balance", None)
+    people = [person(i, balance="1.00") for i in range(COUNT)]
+    write_rows(tmp_path / "people.csv", [PERSONAL_HEADER, *people])
+    (tmp_path / "seed.yaml").write_text(
+        yaml.safe_dump(doc, allow_unicode=True) + "personal_accounts: {file: people.csv}\n",
+        encoding="utf-8")
+    db = tmp_path / "ledger.db"
+    with open_bank(db, load_seed(tmp_path / "seed.yaml")) as bank:
+        conn = bank.connection
+        assert table(conn, "SELECT count(*), sum(balance) FROM accounts WHERE kind = 'personal'"
+                     ) == [(COUNT, COUNT * 100)]
+    assert_books_balance(db)
