@@ -26,7 +26,7 @@ from pathlib import Path
 
 from config.files import create_private, make_private_dir, write_atomically
 from core_sim.enrollment import KeyRegister
-from protocol.keys import BankKeyPair
+from protocol.keys import BankKeyPair, KeyFileError
 
 
 @dataclass(frozen=True)
@@ -86,15 +86,24 @@ class CoreHome:
         create_private(self.ledger)
 
     def bank_keys(self, *, create: bool = False) -> BankKeyPair:
-        """The bank's key pair; generated on first use when ``create``."""
+        """The bank's key pair; generated on first use when ``create``.
+
+        A key file that cannot be read is a :class:`KeyFileError` naming it.
+        """
         if self.private_keys.exists():
-            return BankKeyPair.from_pem(self.private_keys.read_bytes(), None)
+            return self._read_keys()
         if not create:
             raise FileNotFoundError(f"{self.private_keys}: the bank has no keys yet")
         keys = BankKeyPair.generate()
         try:
             write_atomically(self.private_keys, keys.to_pem(None), replace=False)
         except FileExistsError:  # another process made the bank's keys meanwhile
-            return BankKeyPair.from_pem(self.private_keys.read_bytes(), None)
+            return self._read_keys()
         write_atomically(self.public_keys, keys.public.to_text().encode("ascii"), mode=0o644)
         return keys
+
+    def _read_keys(self) -> BankKeyPair:
+        try:
+            return BankKeyPair.from_pem(self.private_keys.read_bytes(), None)
+        except KeyFileError as exc:
+            raise KeyFileError(f"{self.private_keys}: {exc}") from None

@@ -94,3 +94,18 @@ def test_removing_an_enrolled_key_file_revokes_it(tmp_path):
     assert register.lookup(key.key_id).user_no == "001"
     path.unlink()
     assert register.lookup(key.key_id) is None
+
+
+def test_a_damaged_bank_key_file_is_one_line_naming_it(tmp_path):
+    home = tmp_path / "bank"
+    init_bank(home)
+    keys = home / "core" / "bank-keys.pem"
+    keys.write_text("not a key\n")
+    runner = CliRunner()
+    for args in (["core", "serve", "--home", str(home), "--port", "0"],
+                 ["core", "export-key", "--home", str(home)]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1, result.output
+        assert result.output == (f"Error: {keys}: bank key pair: not PEM; the bank cannot "
+                                 "sign without its keys\n"), args
+        assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -20,7 +20,7 @@ from core_sim.server import CoreServer
 from daemon.home import ClientHome
 from directlink.commands.common import home_option, plural
 from directlink.runtime import Listen, ready, run_trio, run_until_signalled, setup_logging
-from protocol.keys import KeyFileError, VerifyKey, format_fingerprint
+from protocol.keys import BankKeyPair, KeyFileError, VerifyKey, format_fingerprint
 
 
 def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None]:
@@ -69,9 +69,17 @@ def require_bank(home: Path) -> CoreHome:
     raise click.ClickException(f"{home}: no bank here ({core_home.ledger} is missing); {create}")
 
 
+def bank_keys(home: CoreHome) -> BankKeyPair:
+    """The bank's key pair (made on first use); a bad key file is one line naming it."""
+    try:
+        return home.bank_keys(create=True)
+    except KeyFileError as exc:
+        raise click.ClickException(f"{exc}; the bank cannot sign without its keys") from None
+
+
 def core_server(home: CoreHome, bank: Bank | BankProcess, *, allow_plaintext: bool,
                 clearing_interval: float) -> CoreServer:
-    keys = home.bank_keys(create=True)
+    keys = bank_keys(home)
     return CoreServer(bank, keys, home.register.lookup, allow_plaintext=allow_plaintext,
                       clearing_interval=clearing_interval or None)
 
@@ -104,7 +112,7 @@ def init(home: Path, seed_path: Path | None) -> None:
             f"{core_home.ledger}: a bank already exists here; `directlink core serve "
             f"--home {home} --seed FILE` adds a seed's new enterprises and accounts")
     open_bank(core_home, seed_path)[0].close()
-    keys = core_home.bank_keys(create=True)
+    keys = bank_keys(core_home)
     click.echo(f"created a bank in {core_home.dir} from "
                f"{seed_path if seed_path else 'the demo seed'}")
     click.echo(f"  bank key fingerprint: {format_fingerprint(keys.public.fingerprint)}")
@@ -206,10 +214,10 @@ def enroll(home: Path, corp_no: str, user_no: str, public_key: Path) -> None:
     except KeyFileError as exc:
         raise click.ClickException(f"{public_key}: {exc}") from None
     core_home.register.enroll(corp_no, user_no, key)
-    bank_keys = core_home.bank_keys(create=True)
+    keys = bank_keys(core_home)
     click.echo(f"enrolled {corp_no}/{user_no}, key id {key.key_id}")
     click.echo(f"  client key fingerprint: {format_fingerprint(key.fingerprint)}")
-    click.echo(f"  bank key fingerprint:   {format_fingerprint(bank_keys.public.fingerprint)}")
+    click.echo(f"  bank key fingerprint:   {format_fingerprint(keys.public.fingerprint)}")
     click.echo(f"give the client {core_home.public_keys} and the bank fingerprint above")
 
 
@@ -232,7 +240,7 @@ def enrolled(home: Path) -> None:
               help="Write the key file here [default: standard output].")
 def export_key(home: Path, output: Path | None) -> None:
     """Write the bank's public key file (for clients to pin)."""
-    text = require_bank(home).bank_keys(create=True).public.to_text()
+    text = bank_keys(require_bank(home)).public.to_text()
     if output:
         output.write_text(text, encoding="ascii")
         click.echo(f"wrote {output}", err=True)

@@ -36,7 +36,7 @@ from config.seed import load_seed
 from core_sim.home import CoreHome
 from daemon.home import ClientHome, write_secret
 from directlink.commands.common import home_option
-from directlink.commands.core import open_bank
+from directlink.commands.core import bank_keys, open_bank
 from directlink.commands.daemon import build_daemon, erp_listens, load_keys
 from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
 from protocol.keys import SigningKey
@@ -47,7 +47,7 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
     client = ClientHome(home)
     if client.config.exists():
         return False
-    bank_keys = core_home.bank_keys(create=True)
+    bank_pair = bank_keys(core_home)
     password = secrets.token_urlsafe(18)
     write_secret(client.password_file, password.encode() + b"\n")
     key = SigningKey.generate()
@@ -57,7 +57,7 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
     IniFile.from_text(client.config, render_default_config(
         corp_no=corp_no, user_no=user_no, certflag=1,
         password_hash=hash_password(password),
-        bank_fingerprint=bank_keys.public.fingerprint,
+        bank_fingerprint=bank_pair.public.fingerprint,
     )).save()  # 0600, as `config init` writes it: it holds the password's hash
     core_home.register.enroll(corp_no, user_no, key.public)
     return True
@@ -164,14 +164,15 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
         "--port-option", "--core-port", *(["--verbose"] if verbose else []),
     ]
 
-    core_exits: list[int] = []  # set when the core dies on its own
+    core_failed: list[str] = []  # why the core could not be kept running, if it could not
     # Ports and keys are checked before the core starts: a problem is one line.
     listens = erp_listens(config, erp_port, http_port)
     keys = load_keys(config, client, None)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            core = await nursery.start(_run_core, core_command, core_home)
+            core = _Core(core_command, core_home)
+            await nursery.start(core.supervise, nursery.cancel_scope, core_failed)
             daemon = build_daemon(config, keys, core_host=core.address[0],
                                   core_port=core.address[1], erp_port=erp_port,
                                   http_port=http_port)
@@ -190,78 +191,186 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
                 await core.stop()
 
             nursery.start_soon(run_until_signalled, nursery, stop)
-            nursery.start_soon(core.watch, nursery, core_exits)
 
     run_trio(main, "cannot start the daemon", listens)
-    if core_exits:
-        raise click.ClickException(f"the bank core stopped unexpectedly (exit {core_exits[0]}); "
-                                   f"see {core_home.dir / 'core.log'}")
+    if core_failed:
+        raise click.ClickException(core_failed[0])
+
+
+#: Consecutive starts that fail (the core exits before it is ready) before ``up`` gives up.
+START_ATTEMPTS = 5
+#: Seconds to wait before a restart, by how many times in a row the core has just
+#: failed to start or died soon after starting; the first restart is immediate.
+RESTART_DELAYS = (0.0, 0.5, 1.0, 2.0, 4.0)
+#: A core that dies sooner than this after it was ready counts as dying soon.
+SOON = 10.0
+
+
+class _CoreFailed(Exception):
+    """The core child did not become ready; the message is one line saying why."""
 
 
 class _Core:
-    """The core child process: its address, a graceful stop, and a watch on it."""
+    """The core child process, kept running: started, restarted when it dies, stopped.
 
-    def __init__(self, process: trio.Process, address: tuple[str, int]) -> None:
-        self.process = process
-        self.address = address
+    A core that dies on its own (kill -9, a crash) is started again on the
+    same address, so that the daemon reconnects and a harness that kills the
+    bank gets it back: what the core acknowledged is in its ledger, and the
+    batches it was executing resume. Each restart is said on stderr and in the
+    log. A core that keeps dying as soon as it starts is restarted with
+    growing pauses; one that cannot start :data:`START_ATTEMPTS` times in a
+    row ends ``up``, saying why.
+    """
+
+    def __init__(self, command: list[str], core_home: CoreHome) -> None:
+        self.command = command
+        self.core_home = core_home
+        self.process: trio.Process | None = None
+        self.relay: _Relay | None = None
+        self.address: tuple[str, int] = ("", 0)
         self.stopping = False
+        self._stop_requested = trio.Event()
+        self._done = trio.Event()
+
+    async def supervise(self, cancel_scope: trio.CancelScope, failed: list[str], *,
+                        task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Start the core, report it started, and keep it running until :meth:`stop`.
+
+        A first start that fails is a :class:`click.ClickException`. If it cannot
+        be started again later, the reason goes into ``failed`` and
+        ``cancel_scope`` (all of ``up``) is cancelled: a daemon without a bank
+        is no use.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                try:
+                    await self._start(nursery)
+                except _CoreFailed as exc:
+                    raise click.ClickException(str(exc)) from None
+                task_status.started()
+                soon = 0  # deaths in a row soon after starting
+                while True:
+                    ready_at = trio.current_time()
+                    code = await self._wait()
+                    if self.stopping:
+                        break
+                    soon = soon + 1 if trio.current_time() - ready_at < SOON else 0
+                    host, port = self.address
+                    _announce(f"the bank core exited ({_exit_status(code)}); "
+                              f"restarting it on {host}:{port}", error=True)
+                    try:
+                        await self._restart(nursery, soon)
+                    except _CoreFailed as exc:
+                        failed.append(f"the bank core stopped ({_exit_status(code)}) and could "
+                                      f"not be started again: {exc}")
+                        cancel_scope.cancel()
+                        break
+                    if self.stopping:
+                        await self._terminate()
+                        break
+                    _announce(f"the bank core is back on {host}:{port} "
+                              f"(pid {self.process.pid})")
+                nursery.cancel_scope.cancel()  # the relay of a core that has exited
+        finally:
+            with trio.CancelScope(shield=True):
+                if self.process is not None and self.process.returncode is None:
+                    self.process.kill()
+                    await self.process.wait()
+            self._done.set()
 
     async def stop(self, timeout: float = 15.0) -> None:
+        """Stop the core gracefully (SIGTERM, then SIGKILL after ``timeout``); no restart."""
         self.stopping = True
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            with trio.move_on_after(timeout):
-                await self.process.wait()
-            if self.process.returncode is None:
-                self.process.kill()
-                await self.process.wait()
+        self._stop_requested.set()
+        await self._terminate(timeout)
+        with trio.move_on_after(timeout):
+            await self._done.wait()
 
-    async def watch(self, nursery: trio.Nursery, exits: list[int]) -> None:
-        """If the core dies on its own, stop everything: a daemon without a bank is no use."""
-        code = await self.process.wait()
-        if not self.stopping:
-            logging.getLogger("directlink").error("bank core exited with %s", code)
-            exits.append(code)
-            nursery.cancel_scope.cancel()
-
-
-async def _run_core(command: list[str], core_home: CoreHome, *,
-                    task_status=trio.TASK_STATUS_IGNORED) -> None:
-    # A session of its own: Ctrl-C reaches `up`, which then stops the core in order.
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE,
-                                               stderr=subprocess.PIPE, start_new_session=True)
-    relay = _Relay(process.stderr)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(relay.run)
-            line = b""
-            with trio.move_on_after(60):
-                while not line.endswith(b"\n"):
-                    chunk = await process.stdout.receive_some(1)
-                    if not chunk:
-                        break
-                    line += chunk
-            match = re.fullmatch(rb"READY core=(\S+):(\d+)\s*", line)
-            if match is None:
-                with trio.move_on_after(10):
-                    await process.wait()  # it is failing on its own: let it say why
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
-                with trio.move_on_after(2):
-                    await relay.eof.wait()
-                raise click.ClickException(_core_failure(relay, process.returncode, core_home))
-            relay.release()
-            task_status.started(_Core(process, (match[1].decode(), int(match[2]))))
+    async def _terminate(self, timeout: float = 15.0) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        with trio.move_on_after(timeout):
             await process.wait()
-            with trio.move_on_after(2):  # what it wrote last (its ledger child may linger)
-                await relay.eof.wait()
-            nursery.cancel_scope.cancel()
-    finally:
         if process.returncode is None:
             process.kill()
-            with trio.CancelScope(shield=True):
+            await process.wait()
+
+    async def _start(self, nursery: trio.Nursery) -> None:
+        """Start a core child and wait for its READY line; :class:`_CoreFailed` if none."""
+        # A session of its own: Ctrl-C reaches `up`, which then stops the core in order.
+        process = await trio.lowlevel.open_process(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)
+        self.process = process
+        self.relay = relay = _Relay(process.stderr)
+        nursery.start_soon(relay.run)
+        line = b""
+        with trio.move_on_after(60):
+            while not line.endswith(b"\n"):
+                chunk = await process.stdout.receive_some(1)
+                if not chunk:
+                    break
+                line += chunk
+        match = re.fullmatch(rb"READY core=(\S+):(\d+)\s*", line)
+        if match is None:
+            with trio.move_on_after(10):
+                await process.wait()  # it is failing on its own: let it say why
+            if process.returncode is None:
+                process.kill()
                 await process.wait()
+            with trio.move_on_after(2):
+                await relay.eof.wait()
+            raise _CoreFailed(_core_failure(relay, process.returncode, self.core_home))
+        relay.release()
+        self.address = (match[1].decode(), int(match[2]))
+        # A restart listens where the first core did, even if that one was given port 0.
+        self.command = _with_port(self.command, self.address[1])
+
+    async def _wait(self) -> int:
+        """Wait for the running core to exit; its exit code (negative: the signal)."""
+        assert self.process is not None and self.relay is not None
+        code = await self.process.wait()
+        with trio.move_on_after(2):  # what it wrote last (its ledger child may linger)
+            await self.relay.eof.wait()
+        return code
+
+    async def _restart(self, nursery: trio.Nursery, soon: int) -> None:
+        failures: list[str] = []
+        while len(failures) < START_ATTEMPTS:
+            delay = RESTART_DELAYS[min(soon + len(failures), len(RESTART_DELAYS) - 1)]
+            with trio.move_on_after(delay):
+                await self._stop_requested.wait()
+            if self.stopping:
+                return
+            try:
+                await self._start(nursery)
+                return
+            except _CoreFailed as exc:
+                failures.append(str(exc))
+                _announce(f"the bank core did not start again: {exc}", error=True)
+        raise _CoreFailed(f"{START_ATTEMPTS} attempts; the last: {failures[-1]}")
+
+
+def _with_port(command: list[str], port: int) -> list[str]:
+    index = command.index("--port") + 1
+    return [*command[:index], str(port), *command[index + 1:]]
+
+
+def _exit_status(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _announce(message: str, *, error: bool = False) -> None:
+    """Say ``message`` in the log, which shows it on stderr too (WARNING and above)."""
+    logger = logging.getLogger("directlink")
+    (logger.error if error else logger.warning)("%s", message)
 
 
 def _core_failure(relay: _Relay, code: int | None, core_home: CoreHome) -> str:
