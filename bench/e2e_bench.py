@@ -290,7 +290,7 @@ def floor_client(address: tuple[str, int], seeds: dict[str, bytes], tasks: int, 
     """One ClientSession connection, ``tasks`` requests outstanding, as the daemon's link."""
     import trio
 
-    from daemon.erp_codec import fill_identity, request_to_wire
+    from daemon.erp import fill_identity, request_to_wire
     from daemon.erp_xml import parse_request
     from protocol.events import NEED_DATA, Request, Response, SessionEstablished
     from protocol.keys import BankKeyPair, SigningKey

@@ -5,7 +5,7 @@ ERP systems send ``<ap><head>…</head><body>…</body></ap>`` documents in GBK
 comes from outside the daemon, so it is parsed by :mod:`daemon.safe_xml`: no
 DTDs, no entity declarations, no external references, and a size limit
 checked before any parsing. The parsed document is plain dictionaries of stripped strings;
-what the fields mean is :mod:`daemon.erp_codec`'s business.
+what the fields mean is :mod:`daemon.erp`'s business.
 
 Every failure is an :class:`ErpRequestError` carrying the return code the ERP
 should see and whatever head fields could be recovered, so even the reply to

@@ -20,9 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from daemon.core_link import CoreLink, DuplicateInFlight, NotSent, OutcomeUnknown
-from daemon.erp_batches import TR_CODES as BATCH_TR_CODES
-from daemon.erp_batches import BatchHandler
-from daemon.erp_codec import (
+from daemon.erp import (
     WireReplyError,
     error_reply,
     fill_identity,
@@ -31,6 +29,8 @@ from daemon.erp_codec import (
     reply_to_erp,
     request_to_wire,
 )
+from daemon.erp.batches import TR_CODES as BATCH_TR_CODES
+from daemon.erp.batches import BatchHandler
 from daemon.erp_framing import MAX_FRAMED_LENGTH
 from daemon.erp_xml import (
     EXCERPT_CHARS,

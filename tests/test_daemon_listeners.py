@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from daemon.access import AccessList
-from daemon.erp_codec import error_reply
+from daemon.erp import error_reply
 from daemon.erp_framing import frame_reply
 from daemon.erp_xml import render_reply
 from daemon.listeners import ErpListeners

@@ -10,10 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.erp_codec import (
-    ACCOUNT_COLUMNS,
+from daemon.erp import (
     CST,
-    ENTRY_COLUMNS,
     REQUEST_RULES,
     SUPPORTED_TR_CODES,
     ErpRequestError,
@@ -28,6 +26,7 @@ from daemon.erp_codec import (
     reply_to_erp,
     request_to_wire,
 )
+from daemon.erp.queries import ACCOUNT_COLUMNS, ENTRY_COLUMNS
 from daemon.erp_xml import REPLY_HEAD_FIELDS, ErpDocument, parse_request, render_reply
 from protocol import codes
 from protocol.bodies import CODECS, REQUEST, RESPONSE
@@ -330,9 +329,17 @@ def test_wire_request_validates_itself() -> None:
 
 
 def test_every_kind_of_field_has_a_check() -> None:
-    from daemon import erp_codec
+    from daemon.erp import fields
 
-    assert set(erp_codec._CHECKS) == set(erp_codec.Kind)
+    assert set(fields.CHECKS) == set(fields.Kind)
+
+
+def test_each_family_declares_its_codes_rules_and_reply_together() -> None:
+    from daemon.erp import tr_codes
+
+    for family in tr_codes.FAMILIES:
+        assert set(family.REQUEST_RULES) == set(family.REPLY_BODIES), family.__name__
+    assert set(REQUEST_RULES) == {c for f in tr_codes.FAMILIES for c in f.REQUEST_RULES}
 
 
 @given(

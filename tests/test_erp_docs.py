@@ -1,7 +1,7 @@
 """docs/erp-interface.md agrees with the code: fields, codes, columns and examples.
 
 The field tables and the return-code table are generated from
-``daemon.erp_codec.REQUEST_RULES`` and ``protocol.codes``; after changing
+``daemon.erp.REQUEST_RULES`` and ``protocol.codes``; after changing
 either, regenerate them with ``python -m tests.test_erp_docs --write``.
 Every worked request example must parse and validate (or be refused with the
 code its paired reply shows), and every reply example must be a well-formed
@@ -17,15 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from daemon.erp_codec import (
-    ACCOUNT_COLUMNS,
-    ENTRY_COLUMNS,
+from daemon.erp import (
     REQUEST_RULES,
     SUPPORTED_TR_CODES,
     ans_code_for,
     fill_identity,
     request_to_wire,
 )
+from daemon.erp.queries import ACCOUNT_COLUMNS, ENTRY_COLUMNS
 from daemon.erp_xml import REPLY_HEAD_FIELDS, ErpRequestError, parse_request
 from protocol import codes
 

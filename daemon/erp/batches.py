@@ -1,7 +1,7 @@
 """The ERP's batch codes: 330002, 330010 (inline or by file), 310207, 310208, 310210.
 
 Each code is declared here once: its body fields (:data:`REQUEST_RULES`, in
-the same :class:`~daemon.erp_codec.FieldRule` form as every other code, so the
+the same :class:`~daemon.erp.fields.FieldRule` form as every other code, so the
 same checks and docs apply), how it travels to the bank, and how the bank's
 answer becomes the ERP's reply body. Unlike the single-request codes a batch
 may take many wire requests — its segments, then the pages of its results —
@@ -29,10 +29,20 @@ from pathlib import Path
 from daemon import batch_files, batch_link
 from daemon.batch_files import BatchFileError
 from daemon.core_link import CoreLink
-from daemon.erp_codec import FieldRule, Kind, _convert, _FieldError, _raw_value
+from daemon.erp.fields import (
+    FieldError,
+    FieldRule,
+    Kind,
+    acno_rule,
+    ascii_rule,
+    convert_fields,
+    count_rule,
+    flag_rule,
+    text_rule,
+)
 from daemon.erp_xml import ErpDocument, ErpRequestError
 from protocol import codes
-from protocol.bodies import ACNAME, ACNO, CERT_NO, REQ_NO, SUMMARY
+from protocol.bodies import ACNAME, CERT_NO, REQ_NO, SUMMARY
 from protocol.events import Request, Response
 from protocol.money import format_yuan
 
@@ -49,93 +59,71 @@ TR_CODES = frozenset({PAYMENT, COLLECTION, STATUS, ITEMS, AGREEMENTS})
 INLINE_MAX = 3000
 
 
-def _text(name: str, width: int, doc: str, *, required: bool = False) -> FieldRule:
-    return FieldRule(name=name, kind=Kind.TEXT, width=width, required=required, doc=doc)
-
-
-def _ascii(name: str, width: int, doc: str, *, required: bool = False) -> FieldRule:
-    return FieldRule(name=name, kind=Kind.ASCII, width=width, required=required, doc=doc)
-
-
-def _count(name: str, width: int, doc: str, *, required: bool = False, maximum=None):
-    return FieldRule(name=name, kind=Kind.COUNT, width=width, required=required, doc=doc,
-                     maximum=maximum)
-
-
-def _flag(name: str, doc: str, choices: tuple[str, ...] = ("0", "1")) -> FieldRule:
-    return FieldRule(name=name, kind=Kind.FLAG, choices=choices, default=choices[0], doc=doc)
-
-
-_FILE_FLAG = _flag("file_flag", "0 = items inline in `<tran>` (at most 3000), "
-                                "1 = items in `filename` (文件标志); empty = 0")
-_FILENAME = _ascii("filename", 128, "the batch file's bare name in the exchange folder "
-                                    "(file_flag 1)")
-_SUM = _count("sum", 8, "number of items (总笔数)", required=True)
+_FILE_FLAG = flag_rule("file_flag", "0 = items inline in `<tran>` (at most 3000), "
+                                     "1 = items in `filename` (文件标志); empty = 0")
+_FILENAME = ascii_rule("filename", 128, "the batch file's bare name in the exchange folder "
+                                        "(file_flag 1)")
+_SUM = count_rule("sum", 8, "number of items (总笔数)", required=True)
 _SUM_AMT = FieldRule(name="sum_amt", kind=Kind.AMOUNT, required=True,
                      doc="total of the items, yuan (总金额)")
 
 #: Batch-level body fields per tr_code, in wire order.
 REQUEST_RULES: dict[str, tuple[FieldRule, ...]] = {
     PAYMENT: (
-        _ascii("cert_no", CERT_NO, "the enterprise's voucher number (凭证号)"),
-        FieldRule(name="pay_acno", kind=Kind.ACNO, width=ACNO, required=True,
-                  doc="the enterprise's paying account (付款账号)"),
-        _ascii("type", 1, "batch type (类型), BoCom sends S"),
+        ascii_rule("cert_no", CERT_NO, "the enterprise's voucher number (凭证号)"),
+        acno_rule("pay_acno", "the enterprise's paying account (付款账号)"),
+        ascii_rule("type", 1, "batch type (类型), BoCom sends S"),
         _SUM, _SUM_AMT,
-        _ascii("pay_month", 6, "month paid for, YYYYMM (代发月份)"),
-        _text("summary", SUMMARY, "summary (摘要)"),
-        _ascii("busi_no", 10, "payroll agreement number (代发协议号)"),
-        _ascii("mailflg", 1, "Y/N: notify the payees (通知标志)"),
+        ascii_rule("pay_month", 6, "month paid for, YYYYMM (代发月份)"),
+        text_rule("summary", SUMMARY, "summary (摘要)"),
+        ascii_rule("busi_no", 10, "payroll agreement number (代发协议号)"),
+        ascii_rule("mailflg", 1, "Y/N: notify the payees (通知标志)"),
         _FILE_FLAG, _FILENAME,
     ),
     COLLECTION: (
-        _ascii("cert_no", CERT_NO, "the enterprise's voucher number (凭证号)"),
-        FieldRule(name="rcv_acno", kind=Kind.ACNO, width=ACNO, required=True,
-                  doc="the enterprise's collecting account (收款账号)"),
+        ascii_rule("cert_no", CERT_NO, "the enterprise's voucher number (凭证号)"),
+        acno_rule("rcv_acno", "the enterprise's collecting account (收款账号)"),
         _SUM, _SUM_AMT,
-        _text("summary", SUMMARY, "summary (摘要)"),
-        _ascii("busi_no", 10, "fee item code (费项代码)"),
+        text_rule("summary", SUMMARY, "summary (摘要)"),
+        ascii_rule("busi_no", 10, "fee item code (费项代码)"),
         _FILE_FLAG, _FILENAME,
     ),
     STATUS: (
-        _ascii("ogl_serial_no", REQ_NO, "the batch's req_no (原批次流水号)", required=True),
-        _flag("file_flag", "1 = write FILENAME.result into the exchange folder; empty = 0"),
+        ascii_rule("ogl_serial_no", REQ_NO, "the batch's req_no (原批次流水号)", required=True),
+        flag_rule("file_flag", "1 = write FILENAME.result into the exchange folder; empty = 0"),
         _FILENAME,
     ),
     ITEMS: (
-        _ascii("ogl_serial_no", REQ_NO, "the batch's req_no (原批次流水号)", required=True),
-        _flag("status", "only items with this sucFlg; empty = every item",
-              choices=("", "F", "E", "P")),
-        _count("begin_no", 8, "first item wanted, 1-based; empty or 0 = 1"),
-        _count("query_num", 4, "items wanted; empty or 0 = 1000", maximum=1000),
+        ascii_rule("ogl_serial_no", REQ_NO, "the batch's req_no (原批次流水号)", required=True),
+        flag_rule("status", "only items with this sucFlg; empty = every item",
+                  choices=("", "F", "E", "P")),
+        count_rule("begin_no", 8, "first item wanted, 1-based; empty or 0 = 1"),
+        count_rule("query_num", 4, "items wanted; empty or 0 = 1000", maximum=1000),
     ),
     AGREEMENTS: (
-        FieldRule(name="rcv_acno", kind=Kind.ACNO, width=ACNO, required=True,
-                  doc="the enterprise's collecting account (收款账号)"),
-        _count("begin_no", 8, "first record wanted, 1-based; empty or 0 = 1"),
-        _count("query_num", 4, "records wanted; empty or 0 = 1000", maximum=1000),
+        acno_rule("rcv_acno", "the enterprise's collecting account (收款账号)"),
+        count_rule("begin_no", 8, "first record wanted, 1-based; empty or 0 = 1"),
+        count_rule("query_num", 4, "records wanted; empty or 0 = 1000", maximum=1000),
     ),
 }
 
 #: The fields of each inline ``<rcd>`` item.
 ITEM_RULES: dict[str, tuple[FieldRule, ...]] = {
     PAYMENT: (
-        FieldRule(name="card_no", kind=Kind.ACNO, width=21, required=True,
-                  doc="payee's card or passbook number (卡号)"),
-        _text("acname", ACNAME, "payee name (户名)", required=True),
-        _flag("card_flag", "0 card, 1 passbook (卡折标志); empty = 0"),
+        acno_rule("card_no", "payee's card or passbook number (卡号)", width=21),
+        text_rule("acname", ACNAME, "payee name (户名)", required=True),
+        flag_rule("card_flag", "0 card, 1 passbook (卡折标志); empty = 0"),
         FieldRule(name="amt", kind=Kind.AMOUNT, required=True, doc="amount, yuan (金额)"),
-        _ascii("busino", 20, "the item's own reference, unique in the batch (业务编号)",
-               required=True),
+        ascii_rule("busino", 20, "the item's own reference, unique in the batch (业务编号)",
+                   required=True),
     ),
     COLLECTION: (
-        FieldRule(name="pay_acno", kind=Kind.ACNO, width=ACNO, required=True,
-                  doc="payer account (付款账号)"),
-        _text("pay_acname", ACNAME, "payer name (付款户名)", required=True),
-        _ascii("agreement_no", 20, "the payer's collection agreement (协议号)", required=True),
+        acno_rule("pay_acno", "payer account (付款账号)"),
+        text_rule("pay_acname", ACNAME, "payer name (付款户名)", required=True),
+        ascii_rule("agreement_no", 20, "the payer's collection agreement (协议号)", required=True),
         FieldRule(name="amt", kind=Kind.AMOUNT, required=True, doc="amount, yuan (金额)"),
-        _ascii("busino", 20, "the item's own reference, unique in the batch (业务编号)",
-               required=True),
+        ascii_rule("busino", 20, "the item's own reference, unique in the batch (业务编号)",
+                   required=True),
         FieldRule(name="pay_bank_no", kind=Kind.BANK_NO,
                   doc="payer's bank (付款行行号), empty = this bank"),
     ),
@@ -145,32 +133,21 @@ _STATE_NAMES = {"0": "received", "1": "awaiting authorization", "2": "processing
                 "3": "finished", "4": "refused", "5": "cancelled", "6": "no such batch"}
 
 
-def _convert_fields(rules: tuple[FieldRule, ...], values: Mapping[str, object],
-                    where: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for rule in rules:
-        try:
-            out[rule.name] = _convert(rule, _raw_value(values, rule))
-        except _FieldError as exc:
-            raise _FieldError(f"{where}{exc.info}", exc.code) from None
-    return out
-
-
 def _inline_items(tr_code: str, body: Mapping[str, object]) -> list[dict[str, object]]:
     tran = body.get("tran", "")
     if tran == "":
-        raise _FieldError("an inline batch (file_flag 0) lists its items in <tran><rcd>")
+        raise FieldError("an inline batch (file_flag 0) lists its items in <tran><rcd>")
     if not isinstance(tran, Mapping):
-        raise _FieldError("<tran> must hold <rcd> elements")
+        raise FieldError("<tran> must hold <rcd> elements")
     records = tran.get("rcd", [])
     if isinstance(records, Mapping):
         records = [records]
     if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
-        raise _FieldError("every <rcd> in <tran> must hold the item's fields")
+        raise FieldError("every <rcd> in <tran> must hold the item's fields")
     if len(records) > INLINE_MAX:
-        raise _FieldError(f"an inline batch holds at most {INLINE_MAX} items, this one "
+        raise FieldError(f"an inline batch holds at most {INLINE_MAX} items, this one "
                           f"{len(records)}; send it as a file (file_flag 1)")
-    items = [_convert_fields(ITEM_RULES[tr_code], record, f"item {n}: ")
+    items = [convert_fields(ITEM_RULES[tr_code], record, f"item {n}: ")
              for n, record in enumerate(records, start=1)]
     if tr_code == PAYMENT:
         for item in items:
@@ -196,10 +173,10 @@ class BatchHandler:
         """(particular_code, info, serial_no, body) for an identified batch request."""
         tr_code = doc.head["tr_code"]
         try:
-            fields = _convert_fields(REQUEST_RULES[tr_code], doc.body)
+            fields = convert_fields(REQUEST_RULES[tr_code], doc.body)
             if tr_code in SUBMIT_CODES:
                 return await self._submit(doc, tr_code, fields)
-        except _FieldError as exc:
+        except FieldError as exc:
             raise self._refuse(doc, exc.code, exc.info) from None
         except BatchFileError as exc:
             raise self._refuse(doc, exc.code, exc.info) from None
@@ -244,7 +221,7 @@ class BatchHandler:
     def _check_totals(self, fields: Mapping[str, object], count: int, total: int,
                       what: str) -> None:
         if count != fields["sum"] or total != fields["sum_amt"]:
-            raise _FieldError(
+            raise FieldError(
                 f"{what}: {count} items totalling {format_yuan(total)}, but sum {fields['sum']}"
                 f" and sum_amt {format_yuan(int(fields['sum_amt']))}", codes.BATCH_TOTALS)
 
