@@ -24,12 +24,13 @@ from protocol.fields import FixedField
 class _Flat:
     """A run of consecutive fixed-width fields."""
 
-    __slots__ = ("decoders", "encoders", "fields", "names", "offsets", "size", "unpack")
+    __slots__ = ("decoders", "encoders", "fields", "names", "offsets", "size", "struct",
+                 "unpack")
 
     def __init__(self, fields: list[tuple[str, FixedField]]) -> None:
         self.fields = fields
         self.names = [name for name, _ in fields]
-        fmt = struct.Struct("".join(f"{f.width}s" for _, f in fields))
+        self.struct = fmt = struct.Struct("".join(f"{f.width}s" for _, f in fields))
         self.unpack = fmt.unpack_from
         self.size = fmt.size
         self.offsets = []
@@ -64,18 +65,40 @@ class _Flat:
 
 
 class _Array:
-    __slots__ = ("count", "name", "record")
+    """A counted array of records.
+
+    An array of flat records (every one in this protocol) is decoded and
+    encoded a column at a time: one ``struct.iter_unpack`` over all its bytes,
+    then each field's :meth:`~protocol.fields.FixedField.decode_column` over
+    that field of every record, so a page of a thousand records costs one call
+    per field rather than one per value. Anything wrong in a column sends the
+    array back through the record-by-record path, which raises exactly the
+    error construct would (the first bad field of the first bad record).
+    """
+
+    __slots__ = ("columns", "count", "name", "record", "row")
 
     def __init__(self, name: str, count: FixedField, record: RecordCodec) -> None:
         self.name = name
         self.count = count
         self.record = record
+        flat = record.segments[0] if len(record.segments) == 1 else None
+        self.row = flat if isinstance(flat, _Flat) else None
+        self.columns = self.row.struct.iter_unpack if self.row is not None else None
 
     def decode_into(self, out: dict, data: bytes, pos: int) -> int:
         end = pos + self.count.width
         if end > len(data):
             raise self.count.fail(pos, "truncated record count")
         n = self.count.decode(data[pos:end], pos)
+        row = self.row
+        if row is not None and end + n * row.size <= len(data):
+            stop = end + n * row.size
+            try:
+                out[self.name] = self._decode_columns(memoryview(data)[end:stop], n)
+                return stop
+            except Exception:  # the record-by-record path below says what is wrong
+                pass
         items = []
         pos = end
         for _ in range(n):
@@ -85,12 +108,29 @@ class _Array:
         out[self.name] = items
         return pos
 
+    def _decode_columns(self, view: memoryview, n: int) -> list[dict]:
+        if n == 0:
+            return []
+        row = self.row
+        columns = zip(*self.columns(view), strict=True)
+        values = [f.decode_column(raws) for (_, f), raws in zip(row.fields, columns, strict=True)]
+        names = row.names
+        return [dict(zip(names, record, strict=True)) for record in zip(*values, strict=True)]
+
     def encode_into(self, parts: list[bytes], values: Mapping) -> None:
         try:
             items = values[self.name]
         except KeyError:
             raise FieldOverflow(self.name, "missing") from None
         parts.append(self.count.encode(len(items)))
+        if self.row is not None and items:
+            try:
+                columns = [f.encode_column([item[name] for item in items])
+                           for name, f in self.row.fields]
+                parts.append(b"".join(map(b"".join, zip(*columns, strict=True))))
+                return
+            except Exception:  # the record-by-record path below says what is wrong
+                pass
         for item in items:
             self.record.encode_parts(parts, item)
 

@@ -55,6 +55,21 @@ class FixedField(Construct):
         """Short description for the field tables in the docs."""
         return self.kind
 
+    # -- whole columns, for arrays of records (protocol.codec) ------------------
+
+    def decode_column(self, raws: tuple[bytes, ...]) -> list:
+        """Decode this field of every record of an array at once.
+
+        Any exception means "not all valid": the caller then decodes record by
+        record with :meth:`decode`, which says which field at which offset.
+        Subclasses override it with one comprehension instead of a call per value.
+        """
+        return [self.decode(raw, 0) for raw in raws]
+
+    def encode_column(self, values: list) -> list[bytes]:
+        """Encode this field of every record of an array; any exception as above."""
+        return [self.encode(value) for value in values]
+
     # -- construct plumbing ---------------------------------------------------
 
     def _sizeof(self, context, path):
@@ -101,6 +116,29 @@ class Text(FixedField):
             raise self.overflow(f"{len(data)} bytes do not fit in {self.width}: {value!r}")
         return data.ljust(self.width, b" ")
 
+    def decode_column(self, raws):
+        # One decode for the whole column: the values without their padding,
+        # joined by NUL. Neither a space nor a NUL is ever part of a multi-byte
+        # GB18030 character, so this reads exactly what decode() reads value by
+        # value; a value holding a NUL itself shows as one piece too many.
+        values = b"\0".join([raw.rstrip(b" ") for raw in raws]).decode(self.encoding)
+        pieces = values.split("\0")
+        if len(pieces) != len(raws):
+            raise ValueError("a value holds a NUL")
+        return pieces
+
+    def encode_column(self, values):
+        if not all(value.__class__ is str for value in values):
+            raise TypeError("not all text")
+        width = self.width
+        # One encode for the whole column, as decode_column reads it.
+        data = "\0".join(values).encode(self.encoding).split(b"\0")
+        if len(data) != len(values):
+            raise ValueError("a value holds a NUL")
+        if max(map(len, data), default=0) > width:
+            raise ValueError("too long")
+        return [item.ljust(width, b" ") for item in data]
+
     def describe(self) -> str:
         what = "ASCII" if self.encoding == "ascii" else "GB18030 text"
         return f"{what}, {self.width} bytes, space-padded"
@@ -124,6 +162,18 @@ class Digits(FixedField):
         if not 0 <= value <= self.maximum:
             raise self.overflow(f"{value} is outside 0..{self.maximum}")
         return b"%0*d" % (self.width, value)
+
+    def decode_column(self, raws):
+        if not all(map(bytes.isdigit, raws)):
+            raise ValueError("not all digits")
+        return list(map(int, raws))
+
+    def encode_column(self, values):
+        maximum = self.maximum
+        if not all(value.__class__ is int and 0 <= value <= maximum for value in values):
+            raise ValueError("not all in range")
+        pattern = b"%%0%dd" % self.width
+        return [pattern % value for value in values]
 
     def describe(self) -> str:
         return f"unsigned integer, {self.width} ASCII digits, zero-padded"
@@ -172,6 +222,12 @@ class Choice(FixedField):
             return self._encode[value]
         except (KeyError, TypeError):
             raise self.overflow(f"{value!r} is not one of {list(self.values)}") from None
+
+    def decode_column(self, raws):
+        return list(map(self._decode.__getitem__, raws))
+
+    def encode_column(self, values):
+        return list(map(self._encode.__getitem__, values))
 
     def describe(self) -> str:
         return "one of " + ", ".join(f"`{v}`" for v in self.values)
