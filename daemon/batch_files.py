@@ -89,26 +89,66 @@ def _excerpt(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
+#: Bytes read and decoded at once: many lines for one decode call.
+_BLOCK = 1 << 20
+_BLANK = " \t\n\r\x0b\x0c"  # ASCII whitespace: a line of only these is blank
+
+
 def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every non-blank line, decoded; D011 for undecodable bytes."""
+    """(line number, text) of every non-blank line, decoded; D011 for undecodable bytes.
+
+    The file is decoded a block of whole lines at a time. A newline byte is
+    never part of a multi-byte GBK/GB18030 (or UTF-8) character, so a block
+    decodes to exactly its lines; a block that does not decode is read again
+    line by line to name the bad line.
+    """
     codec = "gb18030" if encoding.upper() in ("GBK", "GB2312", "GB18030") else encoding
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise BatchFileError(codes.BATCH_FILE, f"cannot read {path.name}: {exc.strerror}") \
             from None
+    number = 0
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\r\n")
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            if not raw.strip():
-                continue
-            try:
-                yield number, raw.decode(codec)
-            except UnicodeDecodeError:
-                raise BatchFileError(codes.BATCH_FILE_LINE,
-                                     f"{path.name} line {number}: not {encoding} text") from None
+        rest = b""
+        while True:
+            block = handle.read(_BLOCK)
+            data = rest + block
+            if not block:
+                rest = b""
+            else:
+                cut = data.rfind(b"\n") + 1
+                data, rest = data[:cut], data[cut:]
+            if number == 0 and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            if data:
+                try:
+                    lines = data.decode(codec).split("\n")
+                except UnicodeDecodeError:
+                    lines = None
+                raws = data.split(b"\n")
+                if data.endswith(b"\n"):  # the split's last piece is after the last newline
+                    raws.pop()
+                    if lines is not None:
+                        lines.pop()
+                for index, raw in enumerate(raws):
+                    number += 1
+                    if lines is not None:
+                        line = lines[index].rstrip("\r")
+                        if line.strip(_BLANK):  # what bytes.strip() strips, no more
+                            yield number, line
+                        continue
+                    raw = raw.rstrip(b"\r")
+                    if not raw.strip():
+                        continue
+                    try:
+                        yield number, raw.decode(codec)
+                    except UnicodeDecodeError:
+                        raise BatchFileError(codes.BATCH_FILE_LINE,
+                                             f"{path.name} line {number}: not {encoding} text") \
+                            from None
+            if not block:
+                return
 
 
 _AMOUNT_GROUP = {PAYMENT: 2, COLLECTION: 3}  # where yuan and cents start in a match

@@ -135,3 +135,43 @@ def test_no_bytes_crash_the_reader(tmp_path_factory, data):
             assert exc.code.code == "D011"
         else:
             assert found.count >= 1
+
+
+def _lines_one_by_one(path, encoding="GBK"):
+    """The reader's contract, a line at a time: what the block reader must yield."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            raw = raw.rstrip(b"\r\n")
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            try:
+                yield number, raw.decode("gb18030")
+            except UnicodeDecodeError:
+                yield number, BatchFileError
+                return
+
+
+def _read(reader):
+    out = []
+    try:
+        out.extend(reader)
+    except BatchFileError as exc:
+        out.append((int(exc.info.split(" line ")[1].split(":")[0]), BatchFileError))
+    return out
+
+
+_PIECES = st.sampled_from([b"a,b", "客户".encode("gbk"), b"\r", b"\n", b"\r\n", b" ", b"\t",
+                           "\u3000".encode("gbk"), b"\xef\xbb\xbf", b"\x81", b"\xff\xfe",
+                           b"\x0b", "€".encode("gb18030"), b"\x81\x30\x81\x30"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(_PIECES, max_size=40), block=st.integers(1, 16))
+def test_the_block_reader_reads_what_a_line_reader_reads(tmp_path_factory, pieces, block):
+    path = tmp_path_factory.mktemp("lines") / "f.txt"
+    path.write_bytes(b"".join(pieces))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bf, "_BLOCK", block)  # lines cut across many small blocks
+        assert _read(bf._lines(path, "GBK")) == list(_lines_one_by_one(path))
