@@ -24,7 +24,7 @@ from protocol.bodies import PAGE_RECORDS
 from protocol.events import ErrorMessage, Request, Response
 
 #: Segments in flight at once: enough to keep the bank busy while the next is built.
-WINDOW = 8
+WINDOW = 32
 
 
 class BatchRefused(Exception):
@@ -100,7 +100,7 @@ async def submit(link: CoreLink, tr_code: str, req_no: str, header: Mapping[str,
 
 
 async def items(link: CoreLink, req_no: str, new_req_no: Callable[[], str], *,
-                timeout: float, status: str = "", window: int = 4
+                timeout: float, status: str = "", window: int = 8
                 ) -> AsyncIterator[list[Mapping[str, object]]]:
     """Every item of the batch ``req_no`` (or those with ``status``), a page at a time.
 
