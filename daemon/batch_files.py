@@ -51,7 +51,7 @@ _LINES = {
     COLLECTION: re.compile(
         rf"([0-9A-Za-z-]{{1,32}}),({_NAME}),({_REF}),{_AMOUNT},({_REF})(?:,([0-9]{{12}})?)?"),
 }
-_BARE_NAME = re.compile(r"[0-9A-Za-z\u4e00-\u9fff_.+-]{1,128}")
+_BARE_NAME = re.compile(r"[0-9A-Za-z_.+-]{1,128}")  # printable ASCII, as filename is
 
 
 class BatchFileError(Exception):

@@ -18,7 +18,7 @@ def _file(tmp_path, text: str, name: str = "batch.txt", encoding: str = "gbk"):
 
 
 @pytest.mark.parametrize("name", ["../etc/passwd", "/etc/passwd", "a/b.txt", "a\\b.txt",
-                                  ".hidden", "", "..", "a b.txt", "x" * 200])
+                                  ".hidden", "", "..", "a b.txt", "x" * 200, "工资.txt"])
 def test_only_a_bare_name_in_the_folder_is_accepted(tmp_path, name):
     with pytest.raises(BatchFileError) as caught:
         bf.exchange_path(tmp_path, name)

@@ -721,3 +721,13 @@ def test_status_reply_round_trips_through_xml(fields: dict, encoding: tuple) -> 
         assert (root.findtext(f"body/{name}") or "") == expected
     assert [child.tag for child in root.find("head")] == list(REPLY_HEAD_FIELDS)
     assert root.findtext("head/particular_code") == "0000"
+
+
+def test_a_flag_whose_choices_include_empty_names_it_in_its_refusal():
+    from daemon.erp.batches import REQUEST_RULES as BATCH_RULES
+    from daemon.erp.fields import FieldError, convert
+
+    status = next(rule for rule in BATCH_RULES["310208"] if rule.name == "status")
+    with pytest.raises(FieldError) as caught:
+        convert(status, "3")
+    assert str(caught.value) == "status must be empty or F or E or P: '3'"

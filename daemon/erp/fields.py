@@ -262,7 +262,7 @@ def _check_date(rule: FieldRule, value: str) -> str:
 
 def _check_flag(rule: FieldRule, value: str) -> str:
     if value not in rule.choices:
-        allowed = " or ".join(rule.choices)
+        allowed = " or ".join(choice or "empty" for choice in rule.choices)
         hint = f" ({rule.hint})" if rule.hint else ""
         raise FieldError(f"{rule.name} must be {allowed}{hint}: {excerpt(value)}")
     return value
