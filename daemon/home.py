@@ -6,13 +6,16 @@
     keys/client.pub      its public key (what the bank enrolls)
     keys/bank.pub        the bank's public keys; the ini pins their fingerprint
     log/directlink.log   one line per ERP request
+    files/               the exchange folder (ini ``[files] dir``): the ERP's batch files
+                         and the daemon's result files; the daemon creates it
 
 ``directlink up`` also keeps ``etc/password`` so that its demo can start
 unattended; a production install types the password or passes a file.
 
 The home is private to its owner whatever the umask: directories are created
-0700, the ini (it holds the security password's hash), the keys, the password
-and the log 0600; public keys may be 0644. Every file goes through
+0700 (the exchange folder too, wherever ``[files] dir`` puts it), the ini (it
+holds the security password's hash), the keys, the password and the log 0600;
+public keys may be 0644. Every file goes through
 config.files.write_atomically (:func:`write_secret` here, IniFile.save for the ini).
 """
 
@@ -22,7 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.files import write_atomically
+from config.files import make_private_dir, write_atomically
 from config.ini import ClientConfig, password_bytes
 from protocol.keys import BankPublicKeys, KeyFileError, SigningKey, normalize_fingerprint
 
@@ -52,6 +55,29 @@ class ClientHome:
     @property
     def log_dir(self) -> Path:
         return self.root / "log"
+
+    @property
+    def files(self) -> Path:
+        """The default exchange folder (ini ``[files] dir`` names the one in use)."""
+        return self.root / "files"
+
+
+def make_exchange_folder(config: ClientConfig) -> Path:
+    """Create the config's exchange folder (``[files] dir``) if it is missing, 0700.
+
+    A folder that exists keeps its mode. Raises :class:`SetupError` naming the
+    file and key when the folder cannot be made or is not a folder.
+    """
+    folder = config.files.dir
+    where = f"{config.source}: [files] dir: {folder}"
+    try:
+        make_private_dir(folder)
+    except OSError as exc:
+        raise SetupError(f"{where}: cannot create the exchange folder: "
+                         f"{exc.strerror or exc}") from None
+    if not folder.is_dir():
+        raise SetupError(f"{where}: not a folder")
+    return folder
 
 
 def read_password(home: ClientHome, password_file: Path | None = None) -> str | None:

@@ -12,6 +12,7 @@ import trio
 from config.ini import ClientConfig
 from daemon.access import AccessList
 from daemon.core_link import CoreLink
+from daemon.home import make_exchange_folder
 from daemon.listeners import ErpListeners, serve_erp_tcp
 from daemon.service import ErpService
 from protocol.keys import BankPublicKeys, SigningKey
@@ -61,7 +62,7 @@ class Daemon:
             encoding=config.forward.encoding,
             max_request=config.forward.max_request,
             request_timeout=comm.request_timeout,
-            files_dir=config.base_dir.parent / "files",
+            files_dir=config.files.dir,
         )
         self.listeners = ErpListeners(self.service, AccessList(config.bind.allows),
                                       client_timeout=config.forward.client_timeout)
@@ -70,7 +71,12 @@ class Daemon:
         self._in_flight = 0
 
     async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled; ``task_status.started(DaemonAddresses)`` once listening."""
+        """Run until cancelled; ``task_status.started(DaemonAddresses)`` once listening.
+
+        The exchange folder (``[files] dir``) is created first, 0700, if it is
+        missing (:class:`~daemon.home.SetupError` if it cannot be).
+        """
+        make_exchange_folder(self.config)
         listen = self.config.bind.listen
         async with trio.open_nursery() as nursery:
             await nursery.start(self.link.run)

@@ -8,17 +8,21 @@ of the batch. No subprocess: the core serves on port 0 in this process.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 
 import pytest
 import trio
 
+from config.ini import parse_config
 from core_sim.ledger import Ledger
+from daemon.server import Daemon
 from daemon.service import ErpService
 from tests.erp_client import request_xml
 from tests.test_bank_batches import _agreement, _external, _personal
-from tests.test_daemon_link import ACNO1, Bed, wait_connected
+from tests.test_daemon_link import ACNO1, CORP, USER, Bed, wait_connected
 
 # Accounts of their own, beside the demo seed's.
 ZHANG, LI = "6222600199000000001", "6222600199000000002"
@@ -171,3 +175,40 @@ async def test_310210_lists_the_payers(service):
     mine = [i for i in reply.items if i["agreement_no"].startswith("TA")]
     assert [i["agreement_no"] for i in mine] == ["TA01", "TA02", "TA07"]
     assert mine[2]["payer_bank_no"] == ICBC
+
+
+async def test_the_daemon_makes_and_uses_the_configured_exchange_folder(bed, nursery, tmp_path):
+    """``[files] dir`` elsewhere than HOME/files: created 0700 on start, files found there."""
+    _, port = await nursery.start(bed.server.serve, "127.0.0.1", 0)
+    config = parse_config(
+        f"[enterprise]\ncorp_no = {CORP}\nuser_no = {USER}\n"
+        "[forward]\nerp_port = 0\nhttp_port = 0\nlog_file =\n"
+        "[files]\ndir = ../exchange/in\n", "directlink.ini", tmp_path / "etc")
+    folder = tmp_path / "exchange" / "in"
+    assert config.files.dir == folder and not folder.parent.exists()
+    daemon = Daemon(config, signing_key=bed.client_key, bank_keys=bed.keys.public,
+                    core_host="127.0.0.1", core_port=port)
+    old = os.umask(0o022)  # what a careless service manager leaves: 0755 folders
+    try:
+        await nursery.start(daemon.serve)
+    finally:
+        os.umask(old)
+    for made in (folder.parent, folder):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    assert not (tmp_path / "files").exists()  # the default folder is not used
+    await wait_connected(daemon.link)
+
+    lines = [f"{ZHANG},张三,TA01,1.00,x1", f"{ZHANG},张三,TA01,2.00,x2"]
+    (folder / "moved.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
+    body = collection_body(2, "3.00", file_flag="1", filename="moved.txt")
+    reply = await ask(daemon.service, request_xml("330010", body, req_no="MOVED1"))
+    assert reply.code == "0000", reply.head
+    with trio.fail_after(20):
+        while (await ask(daemon.service, request_xml(
+                "310207", {"ogl_serial_no": "MOVED1"}))).body["state"] != "3":
+            await trio.sleep(0.05)
+    written = await ask(daemon.service, request_xml("310207", {"ogl_serial_no": "MOVED1",
+                                                               "file_flag": "1"}))
+    assert written.body["filename"] == "moved.txt.result"
+    result = (folder / "moved.txt.result").read_bytes().decode("gbk").splitlines()
+    assert [line.split(",")[5] for line in result] == ["F", "F"]

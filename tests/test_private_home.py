@@ -75,8 +75,8 @@ def test_up_creates_its_home_private(tmp_path: Path) -> None:
     assert {"core/ledger.db", "core/ledger.db-wal", "core/ledger.db-shm"} <= running.keys()
     stopped = assert_private(home)
     for name in ("etc", "etc/directlink.ini", "etc/password", "keys", "keys/client.key",
-                 "log", "log/directlink.log", "core", "core/ledger.db", "core/seed.yaml",
-                 "core/bank-keys.pem", "core/core.log", "core/enrolled"):
+                 "log", "log/directlink.log", "files", "core", "core/ledger.db",
+                 "core/seed.yaml", "core/bank-keys.pem", "core/core.log", "core/enrolled"):
         assert name in stopped, f"{name} missing: {sorted(stopped)}"
 
 

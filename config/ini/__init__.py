@@ -2,7 +2,7 @@
 
 Modelled on a bank direct-connect client's ``etc/*.ini``: one file with the
 sections ``[security]``, ``[communication]``, ``[enterprise]``, ``[bind]``,
-``[forward]`` and ``[cert]``. The package's modules, one job each:
+``[forward]``, ``[cert]`` and ``[files]``. The package's modules, one job each:
 
 - :mod:`~config.ini.model`: the typed, immutable :class:`ClientConfig`;
 - :mod:`~config.ini.keys`: every key, its description and default (:data:`KNOWN_KEYS`);
@@ -29,6 +29,7 @@ from config.ini.model import (
     ClientConfig,
     CommunicationConfig,
     EnterpriseConfig,
+    FilesConfig,
     ForwardConfig,
     Network,
     Proxy,
@@ -48,6 +49,7 @@ __all__ = [
     "CommunicationConfig",
     "ConfigError",
     "EnterpriseConfig",
+    "FilesConfig",
     "ForwardConfig",
     "IniFile",
     "KeySpec",

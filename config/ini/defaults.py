@@ -54,6 +54,7 @@ def render_default_config(
     max_request: int = 1048576,
     client_timeout: float = 30,
     log_file: str | os.PathLike[str] = "../log/directlink.log",
+    dir: str | os.PathLike[str] = "../files",  # [files] dir, named after its key as all are
 ) -> str:
     """A complete, commented ini file with these values (the rest at their defaults).
 

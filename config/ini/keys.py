@@ -30,6 +30,7 @@ SECTION_DESCRIPTIONS: dict[str, str] = {
     "bind": "which ERP systems may connect",
     "forward": "the ERP-facing listeners",
     "cert": "message security",
+    "files": "the exchange folder for batch files",
 }
 
 KNOWN_KEYS: dict[str, dict[str, KeySpec]] = {
@@ -116,6 +117,16 @@ KNOWN_KEYS: dict[str, dict[str, KeySpec]] = {
             "1: sign and encrypt every message with the keys above; 0: plain",
             "1",
             ("0 is for testing against a bank that accepts plain messages.",),
+        ),
+    },
+    "files": {
+        "dir": KeySpec(
+            "exchange folder: ERP systems put batch files here, the daemon their result files",
+            "../files",
+            (
+                "The daemon creates it (mode 0700) when it starts. It holds payroll and",
+                "collection data: keep it readable only by the daemon and the ERP.",
+            ),
         ),
     },
 }

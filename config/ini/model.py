@@ -95,6 +95,11 @@ class CertConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FilesConfig:
+    dir: Path  # the exchange folder for batch files and their results
+
+
+@dataclass(frozen=True, slots=True)
 class ClientConfig:
     security: SecurityConfig
     communication: CommunicationConfig
@@ -102,5 +107,6 @@ class ClientConfig:
     bind: BindConfig
     forward: ForwardConfig
     cert: CertConfig
+    files: FilesConfig
     source: str = "<string>"  # the file it came from, for messages
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths start here

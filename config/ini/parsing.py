@@ -22,6 +22,7 @@ from config.ini.model import (
     ClientConfig,
     CommunicationConfig,
     EnterpriseConfig,
+    FilesConfig,
     ForwardConfig,
     SecurityConfig,
 )
@@ -154,6 +155,7 @@ def check_text(
         bind=BindConfig(**section_values("bind")),
         forward=ForwardConfig(**section_values("forward")),
         cert=CertConfig(**section_values("cert")),
+        files=FilesConfig(**section_values("files")),
         source=source,
         base_dir=base_dir,
     )

@@ -134,6 +134,16 @@ def _path(raw: str, ctx: Context) -> Path:
     return _resolve(raw, ctx)
 
 
+def _folder(raw: str, ctx: Context) -> Path:
+    if not raw:
+        raise InvalidValue("must not be empty (expected a folder path)")
+    path = _resolve(raw, ctx)
+    with contextlib.suppress(OSError):  # unreadable parents: the daemon will say so
+        if path.exists() and not path.is_dir():
+            raise InvalidValue(f"{path} is a file, not a folder")
+    return path
+
+
 def _optional_path(raw: str, ctx: Context) -> Path | None:
     return _resolve(raw, ctx) if raw else None
 
@@ -216,5 +226,6 @@ PARSERS: dict[tuple[str, str], Callable[[str, Context], object]] = {
     ("forward", "client_timeout"): _seconds,
     ("forward", "log_file"): _optional_path,
     ("cert", "certflag"): _certflag,
+    ("files", "dir"): _folder,
 }
 assert set(PARSERS) == {(s, k) for s, keys in KNOWN_KEYS.items() for k in keys}

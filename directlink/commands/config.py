@@ -224,6 +224,7 @@ def init(home: Path, config_path: Path | None, corp_no: str, user_no: str, core_
         "certificate": relative_to_config(public_key, path),
         "bank_key": relative_to_config(client.keys / "bank.pub", path),
         "log_file": relative_to_config(client.log_dir / "directlink.log", path),
+        "dir": relative_to_config(client.files, path),
     }
 
     def render(password_hash: str) -> str:

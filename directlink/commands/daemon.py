@@ -9,7 +9,14 @@ import click
 import trio
 
 from config.ini import ClientConfig
-from daemon.home import ClientHome, SetupError, load_bank_keys, load_signing_key, read_password
+from daemon.home import (
+    ClientHome,
+    SetupError,
+    load_bank_keys,
+    load_signing_key,
+    make_exchange_folder,
+    read_password,
+)
 from daemon.server import Daemon
 from directlink.commands.common import (
     config_option,
@@ -41,6 +48,14 @@ def load_keys(config: ClientConfig, home: ClientHome, password_file: Path | None
             needed="the daemon needs the security password to open its private key")
     try:
         return DaemonKeys(load_signing_key(config, password), load_bank_keys(config))
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def exchange_folder(config: ClientConfig) -> None:
+    """Create the exchange folder (``[files] dir``, 0700) before the daemon starts."""
+    try:
+        make_exchange_folder(config)
     except SetupError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -108,6 +123,7 @@ def serve(home: Path, config_path: Path | None, core_host: str | None, core_port
     client_home = ClientHome(home)
     listens = erp_listens(config, erp_port, http_port)
     keys = load_keys(config, client_home, password_file)
+    exchange_folder(config)
     daemon = build_daemon(config, keys, core_host=core_host, core_port=core_port,
                           erp_port=erp_port, http_port=http_port)
     log_file = config.forward.log_file or client_home.log_dir / "directlink.log"

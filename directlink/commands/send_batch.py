@@ -23,6 +23,7 @@ from pathlib import Path
 
 import click
 
+from config.files import make_private_dir
 from daemon.batch_files import BatchFileError, scan
 from directlink.commands.common import plural
 from directlink.commands.send import (
@@ -94,9 +95,9 @@ def _items(tr_code: str, given: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 def _exchange_folder(options: SendOptions) -> Path:
+    """The daemon's exchange folder: the client config's ``[files] dir``."""
     from directlink.commands.common import load_client_config
-    config = load_client_config(options.home, options.config_path)
-    return getattr(config, "files_dir", None) or config.base_dir.parent / "files"
+    return load_client_config(options.home, options.config_path).files.dir
 
 
 def _submit(options: SendOptions, tr_code: str, account: tuple[str, str], *,
@@ -116,10 +117,15 @@ def _submit(options: SendOptions, tr_code: str, account: tuple[str, str], *,
             raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
         count, total = found.count, found.total
         folder = _exchange_folder(options)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = folder / file.name
-        if file.resolve() != target.resolve():
-            shutil.copyfile(file, target)
+        try:
+            make_private_dir(folder)  # 0700, as the daemon makes it: payroll data
+            if file.resolve() != target.resolve():
+                shutil.copyfile(file, target)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot copy {file} into the exchange folder {folder} ([files] dir): "
+                f"{exc.strerror or exc}") from None
         body.update(sum=str(count), sum_amt=format_yuan(total), **extra, file_flag="1",
                     filename=file.name)
     else:

@@ -37,7 +37,7 @@ from core_sim.home import CoreHome
 from daemon.home import ClientHome, write_secret
 from directlink.commands.common import home_option
 from directlink.commands.core import bank_keys, open_bank
-from directlink.commands.daemon import build_daemon, erp_listens, load_keys
+from directlink.commands.daemon import build_daemon, erp_listens, exchange_folder, load_keys
 from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
 from protocol.keys import SigningKey
 
@@ -168,6 +168,7 @@ def up(home: Path, seed_path: Path | None, erp_port: int | None, http_port: int 
     # Ports and keys are checked before the core starts: a problem is one line.
     listens = erp_listens(config, erp_port, http_port)
     keys = load_keys(config, client, None)
+    exchange_folder(config)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
