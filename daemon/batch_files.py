@@ -168,7 +168,8 @@ def _checked(tr_code: str, name: str, number: int, line: str) -> tuple[re.Match[
                              f"{name} line {number}: amount must be positive, at most "
                              "99999999999999.99")
     acname = match.group(2)
-    if not acname.isascii() and len(acname.encode("gb18030")) > 60:
+    # At most 4 bytes a character: only a name of more than 15 needs measuring.
+    if len(acname) > 15 and not acname.isascii() and len(acname.encode("gb18030")) > 60:
         raise BatchFileError(codes.BATCH_FILE_LINE,
                              f"{name} line {number}: name longer than 60 bytes")
     return match, amt

@@ -128,10 +128,9 @@ class Text(FixedField):
         return pieces
 
     def encode_column(self, values):
-        if not all(value.__class__ is str for value in values):
-            raise TypeError("not all text")
         width = self.width
-        # One encode for the whole column, as decode_column reads it.
+        # One encode for the whole column, as decode_column reads it (join
+        # refuses anything but text).
         data = "\0".join(values).encode(self.encoding).split(b"\0")
         if len(data) != len(values):
             raise ValueError("a value holds a NUL")
@@ -169,9 +168,8 @@ class Digits(FixedField):
         return list(map(int, raws))
 
     def encode_column(self, values):
-        maximum = self.maximum
-        if not all(value.__class__ is int and 0 <= value <= maximum for value in values):
-            raise ValueError("not all in range")
+        if set(map(type, values)) != {int} or min(values) < 0 or max(values) > self.maximum:
+            raise ValueError("not all integers in range")  # bool is not int here either
         pattern = b"%%0%dd" % self.width
         return [pattern % value for value in values]
 

@@ -84,6 +84,8 @@ def test_a_truncated_page_is_the_error_construct_gives():
 @pytest.mark.parametrize(("index", "change"), [
     (700, {"acname": "名" * 31}),          # 62 bytes in a 60-byte field
     (5, {"amt": -1}),
+    (6, {"amt": True}),                    # a bool is not an amount
+    (7, {"busino": b"B7"}),                # bytes are not text
     (999, {"suc_flg": "Q"}),
     (400, {"busino": "币"}),               # not ASCII
     (2, {"seq": "1"}),                     # text where a number goes
