@@ -243,7 +243,7 @@ def result_path(path: Path) -> Path:
 
 
 def _cell(text: str) -> str:
-    return text.replace(",", "，").replace("\r", " ").replace("\n", " ")
+    return text.replace(",", "，").replace("\r", " ").replace("\n", " ").replace("\0", " ")
 
 
 class ResultWriter:
@@ -284,14 +284,19 @@ class ResultWriter:
 
     def feed(self, results: Iterable[tuple[str, str, str, str]]) -> None:
         assert self._out is not None
+        # The page's tails are encoded at once, NUL-separated (_cell leaves no NUL
+        # in a tail, and no GBK character holds a NUL byte).
+        tails = "\0".join([f",{suc_flg},{flw},{err_code},{_cell(err_msg)}\r\n"
+                            for suc_flg, flw, err_code, err_msg in results])
+        if not tails:
+            return
         parts = []
-        for suc_flg, flw, err_code, err_msg in results:
+        for tail in tails.encode(self._codec, errors="replace").split(b"\0"):
             line = self._next_line()
             if line is None:
                 raise ValueError(f"{self.path.name}: the bank has more items than the file "
                                  "has lines")
-            tail = f",{suc_flg},{flw},{err_code},{_cell(err_msg)}\r\n"
-            parts.append(line + tail.encode(self._codec, errors="replace"))
+            parts.append(line + tail)
         self._out.write(b"".join(parts))
 
     def finish(self) -> Path:

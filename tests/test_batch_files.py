@@ -97,6 +97,19 @@ def test_result_file_follows_every_line_and_appears_only_when_complete(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"batch.txt", "batch.txt.result"}
 
 
+def test_a_result_message_keeps_each_line_to_its_item(tmp_path):
+    path = _file(tmp_path, "6222,张三,1.00,p1\n6223,李四,2.00,p2\n6224,王五,3.00,p3\n")
+    written = bf.write_result(path, [("E", "", "E015", "名,字\0不符\r\n"),
+                                     ("E", "", "E006", "\u20ac closed"),  # not in GBK
+                                     ("F", "2026112400000009", "", "")])
+    assert written.read_bytes().decode("gbk").split("\r\n") == [
+        "6222,张三,1.00,p1,E,,E015,名，字 不符  ",
+        "6223,李四,2.00,p2,E,,E006,? closed",
+        "6224,王五,3.00,p3,F,2026112400000009,,",
+        "",
+    ]
+
+
 def test_a_result_count_that_disagrees_with_the_file_leaves_no_file(tmp_path):
     path = _file(tmp_path, "6222,张三,1.00,p1\n6223,李四,2.00,p2\n")
     with pytest.raises(ValueError, match="more lines than the bank has items"):
