@@ -21,10 +21,12 @@ from core_sim.transaction import (
     Refused,
     Reply,
     Request,
+    fit_message,
     required_field,
     text_field,
 )
 from protocol import codes
+from protocol.bodies import BATCH_TR_CODES
 
 BALANCE = "310101"
 TODAY_DETAILS = "310201"
@@ -157,6 +159,17 @@ def status(ledger: Ledger, request: Request) -> Reply:
         "amt": found.amt or 0,
         "cert_no": found.cert_no,
     }
+    if found.tr_code in BATCH_TR_CODES:
+        # A batch's items have results of their own: say how many went which way,
+        # and where to read them, rather than one status that hides failed items.
+        counts = ledger.conn.execute(
+            "SELECT ok_count, fail_count, pending_count FROM batches WHERE instruction_id = ?",
+            (found.id,)).fetchone()
+        if counts is not None:
+            body["err_msg"] = fit_message(f"batch: {counts[0]} ok, {counts[1]} failed, "
+                                          f"{counts[2]} processing; items: 310208")
+        return Reply(codes.OK.code, f"batch {found.status}: see 310207, items 310208", "",
+                     body)
     # Found by serial, the message names the instruction's req_no: the body has
     # no field for it, and an ERP that kept only the serial may want it back.
     message = f"instruction {found.status}"

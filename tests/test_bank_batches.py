@@ -179,6 +179,17 @@ def test_inline_payment_pays_personal_cards_here_only(bank):
     assert check_ledger(bank.path).ok
 
 
+def test_310204_on_a_batch_says_how_its_items_went_and_where_to_read_them(bank):
+    assert bank.execute(payment("PAY3", [(ZHANG, "张三", 100, "p1"),
+                                         (WANG, "王五", 100, "p2")])).ok  # p2 frozen
+    reply = bank.execute(Request(CORP, "001", "310204", "Q-PAY3",
+                                 {"query_flag": "1", "ogl_serial_no": "PAY3"}))
+    assert reply.ok
+    assert reply.ret_msg == "batch success: see 310207, items 310208"
+    assert reply.fields["err_msg"] == "batch: 1 ok, 1 failed, 0 processing; items: 310208"
+    assert reply.fields["amt"] == 200
+
+
 def test_a_payment_runs_out_of_money_item_by_item(bank):
     a1 = balance(bank, A1)
     reply = bank.execute(payment("PAY2", [(ZHANG, "张三", a1 - 100, "p1"),
