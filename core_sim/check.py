@@ -91,6 +91,11 @@ def check_ledger(path: str | Path) -> CheckReport:
     return CheckReport(checks)
 
 
+def _n(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and the noun that agrees with it: 1 entry, 2 entries."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def _result(name: str, bad: list, what: str, ok_detail: str) -> Check:
     if not bad:
         return Check(name, True, ok_detail)
@@ -122,7 +127,7 @@ def _entries_balanced(conn: sqlite3.Connection) -> Check:
     ]
     total = conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
     return _result("entries_balanced", bad, "unbalanced entries",
-                   f"{total} entries, each balanced")
+                   f"{_n(total, 'entry', 'entries')}, each balanced")
 
 
 def _balances_match_postings(conn: sqlite3.Connection) -> Check:
@@ -137,7 +142,7 @@ def _balances_match_postings(conn: sqlite3.Connection) -> Check:
     ]
     total = conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
     return _result("balances_match_postings", bad, "accounts differ from their postings",
-                   f"{total} accounts, each equal to its postings")
+                   f"{_n(total, 'account')}, each equal to its postings")
 
 
 def _running_balances(conn: sqlite3.Connection) -> Check:
@@ -165,7 +170,7 @@ def _money_conserved(conn: sqlite3.Connection) -> Check:
     bad = [f"{currency} balances sum to {total}" for currency, total, _ in rows if total != 0]
     if posted != 0:
         bad.append(f"all postings sum to {posted}")
-    summary = ", ".join(f"{currency}: {n} accounts sum to 0" for currency, _, n in rows)
+    summary = ", ".join(f"{currency}: {_n(n, 'account')} sum to 0" for currency, _, n in rows)
     return _result("money_conserved", bad, "imbalances", summary or "no accounts")
 
 
@@ -203,7 +208,7 @@ def _executed_once(conn: sqlite3.Connection) -> Check:
     ]
     total = conn.execute("SELECT COUNT(*) FROM instructions").fetchone()[0]
     return _result("executed_once", bad, "instructions executed more than once",
-                   f"{total} instructions, none executed twice")
+                   f"{_n(total, 'instruction')}, none executed twice")
 
 
 def _entry_references(conn: sqlite3.Connection) -> Check:
@@ -331,8 +336,8 @@ def _batch_totals(conn: sqlite3.Connection) -> Check:
     ]
     total = conn.execute("SELECT COUNT(*), COALESCE(SUM(items), 0) FROM batches").fetchone()
     return _result("batch_totals", bad, "batch problems",
-                   f"{total[0]} batches, {total[1]} items, each executed at most once and "
-                   "agreeing with the entries")
+                   f"{_n(total[0], 'batch', 'batches')}, {_n(total[1], 'item')}, each executed "
+                   "at most once and agreeing with the entries")
 
 
 def _bank_no(conn: sqlite3.Connection) -> str:

@@ -194,3 +194,11 @@ def test_check_runs_beside_a_live_bank_and_changes_nothing(db):
 def test_missing_database(tmp_path):
     with pytest.raises(FileNotFoundError):
         check_ledger(tmp_path / "nope.db")
+
+
+def test_the_summary_counts_agree_with_their_nouns():
+    from core_sim.check import _n
+
+    assert [_n(n, "instruction") for n in (0, 1, 2)] == [
+        "0 instructions", "1 instruction", "2 instructions"]
+    assert _n(1, "batch", "batches") == "1 batch" and _n(3, "entry", "entries") == "3 entries"
