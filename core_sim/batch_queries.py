@@ -7,7 +7,7 @@ batch") and the agreements of its own accounts (E004 otherwise).
 
 from __future__ import annotations
 
-from core_sim import batches
+from core_sim import batches, instructions
 from core_sim.ledger import Ledger
 from core_sim.transaction import Refused, Reply, Request, required_field, text_field
 from protocol import codes
@@ -39,7 +39,20 @@ def batch_status(ledger: Ledger, request: Request) -> Reply:
                   "state": batches.NO_SUCH_BATCH, "received": 0, "ok_count": 0, "ok_amt": 0,
                   "fail_count": 0, "fail_amt": 0, "pending_count": 0, "pending_amt": 0,
                   "err_code": "", "err_msg": ""}
-        return Reply(codes.OK.code, f"no batch {req_no}", "", fields)
+        refused = conn.execute(
+            "SELECT tr_code, amt, reply FROM instructions WHERE corp_no = ? AND req_no = ?"
+            " AND tr_code IN (?, ?)", (request.corp_no, req_no, *sorted(batches.TR_CODES))
+        ).fetchone()
+        if refused is None:
+            return Reply(codes.OK.code, f"no batch {req_no}", "", fields)
+        # Refused as its first segment arrived (its account unknown, closed…): never
+        # opened, but the bank did refuse it, and says so as for any refused batch.
+        tr_code, amt, reply = refused
+        answer = instructions.decode_reply(reply)
+        fields.update(batch_tr_code=tr_code, sum_amt=amt or 0,
+                      state=batches.STATE_NUMBER["refused"], err_code=answer.ret_code,
+                      err_msg=answer.ret_msg)
+        return Reply(codes.OK.code, "batch status", "", fields)
     batch_id, tr_code, declared_count, declared_amt, serial_no = row
     fields = {"ogl_serial_no": req_no, "batch_tr_code": tr_code, "sum": declared_count,
               "sum_amt": declared_amt, **batches.status_fields(conn, batch_id)}

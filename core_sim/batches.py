@@ -169,9 +169,18 @@ def receive(ledger: Ledger, request: Request, now: datetime) -> Reply:
     elif batch.header_digest != digest or batch.tr_code != request.tr_code:
         return Refused(codes.DUPLICATE_REQ_NO,
                        "req_no already used with different content").reply
-    if batch.state == "refused":
-        return _answer(ledger, batch, frag_no)
     items = request.fields.get("items") or []
+    if batch.state == "refused":
+        # The segments it held are kept as digests: the same one again is answered
+        # with the refusal, another (a corrected item) is other content.
+        stored = conn.execute(
+            "SELECT digest FROM batch_segments WHERE batch_id = ? AND seg_no = ?",
+            (batch.id, frag_no)).fetchone()
+        if stored is not None and stored[0] != segment_digest(batch.tr_code, items):
+            return Refused(codes.DUPLICATE_REQ_NO,
+                           f"req_no already used with different content (segment {frag_no} "
+                           "of a refused batch)").reply
+        return _answer(ledger, batch, frag_no)
     if frag_no <= batch.segments:
         stored = conn.execute(
             "SELECT digest FROM batch_segments WHERE batch_id = ? AND seg_no = ?",
@@ -188,7 +197,7 @@ def receive(ledger: Ledger, request: Request, now: datetime) -> Reply:
     try:
         _store(ledger, batch, frag_no, items, last=not request.more, now=now)
     except Refused as refusal:
-        _refuse(ledger, batch, refusal, now)
+        _refuse(ledger, batch, refusal, now, frag_no, items)
         return _answer(ledger, batch, frag_no)
     if batch.inline and not request.more:
         batch_run.run(ledger, batch.id, now, limit=INLINE_MAX)
@@ -318,11 +327,17 @@ def _first_duplicate(conn: sqlite3.Connection, batch_id: int, rows: list[tuple])
     return rows[inserted][2]
 
 
-def _refuse(ledger: Ledger, batch: BatchRow, refusal: Refused, now: datetime) -> None:
-    """Refuse the whole batch: drop what it holds; nothing of it was executed."""
+def _refuse(ledger: Ledger, batch: BatchRow, refusal: Refused, now: datetime, frag_no: int,
+            items: list) -> None:
+    """Refuse the whole batch: drop its items; nothing of it was executed.
+
+    The digests of its segments, the refused one included, stay: a retry of
+    the same req_no is told apart from other content (E011) by them.
+    """
     conn = ledger.conn
     conn.execute("DELETE FROM batch_items WHERE batch_id = ?", (batch.id,))
-    conn.execute("DELETE FROM batch_segments WHERE batch_id = ?", (batch.id,))
+    conn.execute("INSERT OR IGNORE INTO batch_segments (batch_id, seg_no, digest)"
+                 " VALUES (?, ?, ?)", (batch.id, frag_no, segment_digest(batch.tr_code, items)))
     conn.execute(
         "UPDATE batches SET state = 'refused', items = 0, items_amt = 0, err_code = ?,"
         " err_msg = ?, updated_at = ? WHERE id = ?",

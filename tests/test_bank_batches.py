@@ -217,7 +217,18 @@ def test_a_batch_refused_as_a_whole_moves_nothing_and_stays_refused(bank, reques
     assert again.ret_code == code.code
     assert bank.connection.execute("SELECT count(*) FROM postings").fetchone()[0] == before
     assert bank.connection.execute("SELECT count(*) FROM batch_items").fetchone()[0] == 0
-    assert status(bank, request_.req_no)["state"] in ("4", "6")
+    refused = status(bank, request_.req_no)
+    assert (refused["state"], refused["err_code"]) == ("4", code.code)
+
+
+def test_a_refused_batch_sent_again_with_other_items_is_other_content(bank):
+    refused = payment("R7", [(ZHANG, "张三", 100, "p1"), (LI, "李四", 100, "p1")])
+    assert bank.execute(refused).ret_code == codes.DUPLICATE_BUSINO.code
+    corrected = payment("R7", [(ZHANG, "张三", 100, "p1"), (LI, "李四", 100, "p2")])
+    assert bank.execute(corrected).ret_code == codes.DUPLICATE_REQ_NO.code
+    assert bank.execute(refused).ret_code == codes.DUPLICATE_BUSINO.code  # as it stands
+    assert status(bank, "R7")["state"] == "4"
+    assert bank.connection.execute("SELECT count(*) FROM batch_items").fetchone()[0] == 0
 
 
 def test_the_same_req_no_returns_the_batch_as_it_stands_and_other_content_is_e011(bank):
