@@ -13,6 +13,8 @@ from directlink.commands.enroll import enroll
 from directlink.commands.keys import keys
 from directlink.commands.send import send
 from directlink.commands.send_batch import batch_collect, batch_pay, batch_status
+from directlink.commands.send_queries import balance, details, history, status
+from directlink.commands.send_transfers import interbank, transfer
 from directlink.commands.up import up
 
 
@@ -29,7 +31,10 @@ def cli() -> None:
 
 for _command in (up, core, daemon_group, config, keys, enroll, send):
     cli.add_command(_command)
-for _command in (batch_pay, batch_collect, batch_status):  # the batch family of `send`
+# `send`'s subcommands, one module per family (`raw` is the group's own).
+for _command in (balance, details, history, status,  # send_queries
+                 transfer, interbank,  # send_transfers
+                 batch_pay, batch_collect, batch_status):  # send_batch
     send.add_command(_command)
 core.add_command(batches)
 

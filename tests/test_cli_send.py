@@ -18,18 +18,17 @@ from click.testing import CliRunner, Result
 
 from daemon.erp_framing import HEADER_LEN, frame_reply, parse_length_header
 from daemon.erp_xml import parse_request, render_reply
-from directlink.commands.send import (
+from directlink.cli import send
+from directlink.commands.send import display_width, render_table
+from directlink.commands.send_queries import accounts_table
+from directlink.commands.send_wire import (
     CST,
     ReplyError,
     account_rows,
-    accounts_table,
     build_request,
-    display_width,
     new_req_no,
     parse_reply,
     parse_table,
-    render_table,
-    send,
     unframe,
 )
 

@@ -28,15 +28,17 @@ from daemon.batch_files import BatchFileError, scan
 from directlink.commands.common import plural
 from directlink.commands.send import (
     OutcomeUnknown,
-    ReplyError,
     SendError,
     SendOptions,
-    build_request,
     exchange,
-    new_req_no,
-    parse_reply,
     pass_options,
     render_table,
+)
+from directlink.commands.send_wire import (
+    ReplyError,
+    build_request,
+    new_req_no,
+    parse_reply,
     unframe,
 )
 from protocol.money import AmountError, format_yuan, parse_yuan
