@@ -44,3 +44,9 @@ def test_core_bench_runs() -> None:
 def test_protocol_bench_runs() -> None:
     out = run_bench("protocol_bench.py", "--seconds", "0.3", "--block", "20")
     assert "protocol overhead" in out, out
+
+
+def test_plugin_startup_bench_runs() -> None:
+    out = run_bench("plugin_startup.py", "--runs", "1", "--warmup", "0", "--no-pieces")
+    for line in ("parallel    pair READY", "sequential  pair READY", "CPU s"):
+        assert line in out, (line, out)
