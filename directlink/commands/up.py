@@ -25,21 +25,15 @@ import trio
 
 import directlink
 from config.errors import ConfigError
-from config.ini import (
-    IniFile,
-    hash_password,
-    load_config,
-    password_bytes,
-    render_default_config,
-)
+from config.ini import load_config
 from config.seed import load_seed
 from core_sim.home import CoreHome
 from daemon.home import ClientHome, write_secret
 from directlink.commands.common import home_option
 from directlink.commands.core import bank_keys, open_bank
 from directlink.commands.daemon import build_daemon, erp_listens, exchange_folder, load_keys
+from directlink.provisioning import provision_client
 from directlink.runtime import ready, run_trio, run_until_signalled, setup_logging
-from protocol.keys import SigningKey
 
 
 def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -> bool:
@@ -50,16 +44,8 @@ def ensure_client(home: Path, core_home: CoreHome, corp_no: str, user_no: str) -
     bank_pair = bank_keys(core_home)
     password = secrets.token_urlsafe(18)
     write_secret(client.password_file, password.encode() + b"\n")
-    key = SigningKey.generate()
-    write_secret(client.keys / "client.key", key.to_pem(password_bytes(password)))
-    (client.keys / "client.pub").write_bytes(key.public.to_pem())
-    shutil.copyfile(core_home.public_keys, client.keys / "bank.pub")
-    IniFile.from_text(client.config, render_default_config(
-        corp_no=corp_no, user_no=user_no, certflag=1,
-        password_hash=hash_password(password),
-        bank_fingerprint=bank_pair.public.fingerprint,
-    )).save()  # 0600, as `config init` writes it: it holds the password's hash
-    core_home.register.enroll(corp_no, user_no, key.public)
+    provision_client(client, core_home, bank_pair, corp_no=corp_no, user_no=user_no,
+                     password=password)
     return True
 
 

@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,13 +46,13 @@ import yaml
 
 from config.errors import ConfigError
 from config.files import make_private_dir
-from config.ini import IniFile, hash_password, password_bytes, render_default_config
+from config.ini import hash_password
 from config.seed import DEMO_SEED, Seed, parse_seed
 from core_sim.check import CheckReport, check_ledger
 from core_sim.home import CoreHome
-from daemon.home import PASSWORD_ENV, ClientHome, write_secret
+from daemon.home import PASSWORD_ENV, ClientHome
+from directlink.provisioning import provision_client
 from directlink.testing.erp import Address, ErpClient
-from protocol.keys import SigningKey
 
 #: A seed: YAML text (``str``), a file (``pathlib.Path`` or any path-like), a dict
 #: shaped like the YAML document, or None for the demo seed.
@@ -433,23 +432,14 @@ def prepare_client(root: Path, bank: Bank) -> ClientHome:
     """A client home for the bank's first enterprise and user, enrolled with the bank.
 
     What ``directlink config init`` (certflag=1), ``core enroll``, ``core
-    export-key`` and ``enroll --bank-key`` would do: a fresh Ed25519 key
-    encrypted with the security password, its public half in the bank's
-    register, the bank's key copied and its fingerprint pinned in the ini.
+    export-key`` and ``enroll --bank-key`` would do (:func:`provision_client`),
+    with this process's one security password.
     """
     client = ClientHome(Path(root).absolute())
     password, password_hash = _security_password()
-    bank_public = bank.home.bank_keys().public
-    key = SigningKey.generate()
-    write_secret(client.keys / "client.key", key.to_pem(password_bytes(password)))
-    (client.keys / "client.pub").write_bytes(key.public.to_pem())
-    shutil.copyfile(bank.home.public_keys, client.keys / "bank.pub")
-    IniFile.from_text(client.config, render_default_config(
-        corp_no=bank.seed.corp_no, user_no=bank.seed.user_no, certflag=1,
-        password_hash=password_hash, bank_fingerprint=bank_public.fingerprint,
-    )).save()
-    # The core reads its register at every handshake: enrolling while it runs counts.
-    bank.home.register.enroll(bank.seed.corp_no, bank.seed.user_no, key.public)
+    provision_client(client, bank.home, bank.home.bank_keys(), corp_no=bank.seed.corp_no,
+                     user_no=bank.seed.user_no, password=password,
+                     password_hash=password_hash)
     return client
 
 
