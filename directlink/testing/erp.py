@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import itertools
 import os
-import re
 import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,13 +23,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from defusedxml import ElementTree
+from daemon.erp_framing import (
+    HEADER_LEN,
+    MAX_FRAMED_LENGTH,
+    ErpFramingError,
+    frame_reply,
+    parse_length_header,
+)
+from daemon.erp_xml import escape_text
+from directlink.commands import send_wire
 
 Address: TypeAlias = tuple[str, int]
 Amount: TypeAlias = "Decimal | str | int"
 
-HEADER_LEN = 7
-_DECLARATION = re.compile(rb'^\s*<\?xml[^>]*encoding=["\']([A-Za-z0-9_-]+)["\'][^>]*\?>')
 _counter = itertools.count(1)
 
 
@@ -150,42 +155,31 @@ class Reply:
 
 
 def parse_reply(xml: bytes) -> Reply:
-    """A reply document, decoded with the encoding its declaration names (UTF-8 without)."""
-    match = _DECLARATION.match(xml)
-    encoding = match.group(1).decode("ascii") if match else "UTF-8"
+    """A reply document, decoded and parsed safely as ``directlink send`` reads it.
+
+    The items of ``<tran><rcd>`` become :attr:`Reply.items`; the other body
+    fields :attr:`Reply.body`.
+    """
     try:
-        text = xml.decode(encoding)
-    except (LookupError, UnicodeDecodeError) as exc:
-        raise ErpError(f"reply is not {encoding}: {exc}") from None
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # expat cannot decode GBK itself
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as exc:
-        raise ErpError(f"reply is not well-formed XML ({exc}): {text[:300]!r}") from None
-    head, body = root.find("head"), root.find("body")
-    if root.tag != "ap" or head is None or body is None:
-        raise ErpError(f"reply is not <ap><head/><body/></ap>: {text[:300]!r}")
-    items: list[dict[str, str]] = []
-    fields: dict[str, str] = {}
-    for element in body:
-        if element.tag == "tran":
-            items += [{e.tag: (e.text or "").strip() for e in rcd} for rcd in element
-                      if rcd.tag == "rcd"]
-        else:
-            fields[element.tag] = (element.text or "").strip()
-    return Reply(head={e.tag: (e.text or "").strip() for e in head}, body=fields,
-                 items=items, raw=xml)
+        parsed = send_wire.parse_reply(xml)
+    except send_wire.ReplyError as exc:
+        raise ErpError(f"{exc}: {xml[:300]!r}") from None
+    tran = parsed.body.get("tran")
+    records = tran.get("rcd", []) if isinstance(tran, dict) else []
+    if not isinstance(records, list):
+        records = [records]
+    items = [{k: v for k, v in record.items() if isinstance(v, str)}
+             for record in records if isinstance(record, dict)]
+    body = {k: v for k, v in parsed.body.items() if isinstance(v, str) and k != "tran"}
+    return Reply(head=parsed.head, body=body, items=items, raw=xml)
 
 
 # -- requests ----------------------------------------------------------------------------
 
 
-def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _fields(values: Mapping[str, Any]) -> str:
-    return "".join(f"<{k}>{_escape(str(v))}</{k}>" for k, v in values.items() if v is not None)
+    return "".join(f"<{k}>{escape_text(str(v))}</{k}>" for k, v in values.items()
+                   if v is not None)
 
 
 def request_xml(tr_code: str, body: Mapping[str, Any] | None = None, *,
@@ -210,25 +204,28 @@ def request_xml(tr_code: str, body: Mapping[str, Any] | None = None, *,
     if items is not None:
         parts += ["<tran>", *(f"<rcd>{_fields(item)}</rcd>" for item in items), "</tran>"]
     parts.append("</body></ap>")
-    return "".join(parts).encode(encoding)
+    # A character the encoding lacks goes as a character reference, as ERPs send it.
+    return "".join(parts).encode(encoding, errors="xmlcharrefreplace")
 
 
 def frame(xml: bytes) -> bytes:
-    """The raw TCP request: ``"0" + length``, space-padded to 7 bytes, then the XML."""
-    header = ("0" + str(len(xml))).ljust(HEADER_LEN).encode("ascii")
-    if len(header) != HEADER_LEN:
-        raise ValueError(f"a request of {len(xml)} bytes does not fit the 7-byte header")
-    return header + xml
+    """The raw TCP request: ``"0" + length``, space-padded to 7 bytes, then the XML.
+
+    Requests and replies are framed alike; ValueError if the 7 bytes cannot
+    announce ``xml``'s length.
+    """
+    return frame_reply(xml)
 
 
 def unframe(data: bytes) -> bytes:
-    """The XML of a framed reply; :class:`ErpError` if the header does not add up."""
-    header = data[:HEADER_LEN].decode("ascii", "replace").rstrip(" ")
-    if len(data) < HEADER_LEN or not header.startswith("0") or not header[1:].isdigit():
-        raise ErpError(f"bad reply header: {data[:40]!r}")
+    """The XML of a framed reply; :class:`ErpError` unless the header announces all of it."""
+    try:
+        length = parse_length_header(data[:HEADER_LEN], max_length=MAX_FRAMED_LENGTH)
+    except ErpFramingError as exc:
+        raise ErpError(f"bad reply header {data[:40]!r}: {exc}") from None
     xml = data[HEADER_LEN:]
-    if len(xml) != int(header):
-        raise ErpError(f"reply header announces {int(header)} bytes, got {len(xml)}")
+    if len(xml) != length:
+        raise ErpError(f"reply header announces {length} bytes, got {len(xml)}")
     return xml
 
 
