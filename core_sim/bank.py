@@ -15,8 +15,9 @@ is E001 and one from an enterprise the seed does not know P012, neither
 recorded; an unknown tr_code is P005. Inter-bank payments
 settle in :meth:`Bank.run_clearing` (:mod:`core_sim.clearing`). The business
 date starts at the seed's ``business_date`` (or the clock's date) and moves
-only with :meth:`Bank.end_of_day`; entries carry the business date and the
-clock's time. Seeding rules are in :mod:`core_sim.seeding`.
+with :meth:`Bank.end_of_day`, or with the business clock when that is set
+(:mod:`core_sim.clock`); entries carry the business date and the clock's
+time. Seeding rules are in :mod:`core_sim.seeding`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -34,45 +36,70 @@ from core_sim import (
     batch_run,
     batches,
     clearing,
+    clock,
     instructions,
     queries,
+    scenario,
     schema,
     seeding,
     transfers,
 )
 from core_sim.clearing import ClearingPolicy, ClearingReport
-from core_sim.ledger import Ledger
+from core_sim.clock import ClockError, ClockSetting, china_time
+from core_sim.journal import Journal, summarize_fields
+from core_sim.ledger import Ledger, Leg
 from core_sim.transaction import Refused, Reply, Request
 from protocol import codes
-from protocol.security import CST
 
-__all__ = ["Bank", "ClearingPolicy", "ClearingReport", "Reply", "Request"]
+__all__ = ["Bank", "ClearingPolicy", "ClearingReport", "ClockError", "ClockReading", "Reply",
+           "Request", "china_time"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: The furthest one change of the clock may move the business date (each day crossed
+#: is an end of day): a typo in a year must not keep the bank busy for hours.
+MAX_DAYS_AHEAD = 400
+
+
+@dataclass(frozen=True, slots=True)
+class ClockReading:
+    """The bank's clock as a change left it (or as it is)."""
+
+    setting: ClockSetting
+    now: datetime  # business time
+    business_date: date
+    days_closed: int = 0  # ends of day the change ran
 
 
 class Bank:
     """The bank core over one database file. Use :meth:`open`; one thread at a time."""
 
     def __init__(self, conn: sqlite3.Connection, ledger: Ledger, *,
-                 clock: Callable[[], datetime], clearing_policy: ClearingPolicy) -> None:
+                 clock: Callable[[], datetime], clearing_policy: ClearingPolicy,
+                 journal: Journal | None = None) -> None:
         self._conn = conn
         self._ledger = ledger
-        self._clock = clock
+        self._system_clock = clock  # the machine's time, used while the clock is not set
+        self._journal = journal
+        self._events: list[dict] = []  # journal lines of the transaction in progress
+        self._fired: scenario.Fired | None = None  # the rule that fired for this request
         self.clearing_policy = clearing_policy
         #: Number of transactions committed by execute_batch (one per non-empty batch).
         self.commits = 0
 
     @classmethod
     def open(cls, path: str | Path, *, seed: Seed | None = None,
-             clock: Callable[[], datetime] = datetime.now,
-             clearing: ClearingPolicy | None = None) -> Bank:
+             clock: Callable[[], datetime] = china_time,
+             clearing: ClearingPolicy | None = None, journal: Path | None = None) -> Bank:
         """Open (creating if needed) the bank's database, applying ``seed`` if given.
 
         A new database needs a seed. See :mod:`core_sim.seeding` for what a
-        seed does to an existing one.
+        seed does to an existing one. ``clock`` is the machine's time (China
+        time, naive); the bank uses it while its business clock is not set.
+        ``journal``: a file to append the bank's journal to
+        (:mod:`core_sim.journal`).
         """
         conn = schema.connect(path)
         try:
@@ -85,7 +112,7 @@ class Bank:
                     seeding.initialize_bank(conn, seed, clock().date())
                 ledger = Ledger(conn)
                 if seed is not None:
-                    seeding.apply_seed(ledger, seed, clock())
+                    seeding.apply_seed(ledger, seed, ledger.clock_setting.now(clock))
                 ledger.flush()
                 conn.execute("COMMIT")
             except BaseException:
@@ -94,10 +121,13 @@ class Bank:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, ledger, clock=clock, clearing_policy=clearing or ClearingPolicy())
+        return cls(conn, ledger, clock=clock, clearing_policy=clearing or ClearingPolicy(),
+                   journal=None if journal is None else Journal(journal))
 
     def close(self) -> None:
         self._conn.close()
+        if self._journal is not None:
+            self._journal.close()
 
     def __enter__(self) -> Bank:
         return self
@@ -110,6 +140,10 @@ class Bank:
     @property
     def business_date(self) -> date:
         return self._ledger.business_date
+
+    def now(self) -> datetime:
+        """The bank's business time (:mod:`core_sim.clock`)."""
+        return self._ledger.clock_setting.now(self._system_clock)
 
     @property
     def bank_no(self) -> str:
@@ -158,8 +192,50 @@ class Bank:
         return replies
 
     def _execute_one(self, request: Request, *, guarded: bool) -> Reply:
+        """Execute one request; a scenario rule may change what it does and how it is sent."""
+        ledger = self._ledger
+        self._fired = None
+        if self._journal is not None:
+            ledger.effects = []
+        reply = self._execute_request(request, guarded=guarded)
+        fired = self._fired
+        if fired is not None:
+            then = fired.then
+            if then.action == "delay":
+                reply = replace(reply, sent="late", delay_ms=then.ms)
+            elif then.action == "unknown":
+                reply = replace(reply, sent="unknown")
+            elif then.action == "drop_after_commit":
+                reply = replace(reply, sent="dropped")
+        if self._journal is not None:
+            self._events.append(self._request_event(request, reply, ledger.effects or []))
+            ledger.effects = None
+        return reply
+
+    def _fire(self, request: Request) -> scenario.Fired | None:
+        """The scenario rule that fires for ``request`` (noted for its answer), if any."""
+        ledger = self._ledger
+        if not ledger.rules:
+            return None
+        fields = request.fields
+        amt = fields.get("amt", fields.get("sum_amt"))
+        inter_bank = request.tr_code == "210224" or (
+            request.tr_code == "210201" and str(fields.get("bank_flag") or "0") == "1")
+        subject = scenario.Subject(
+            request.tr_code, request.corp_no, request.req_no,
+            str(fields.get("pay_acno") or fields.get("acno") or ""),
+            str(fields.get("rcv_acno") or ""),
+            amt if isinstance(amt, int) and not isinstance(amt, bool) else None,
+            inter_bank=inter_bank)
+        self._fired = ledger.rules.fire(self._conn, subject, self.now(), ledger.biz)
+        return self._fired
+
+    def _execute_request(self, request: Request, *, guarded: bool) -> Reply:
         reader = _READERS.get(request.tr_code)
         if reader is not None:
+            fired = self._fire(request)
+            if fired is not None and fired.then.action == "refuse":
+                return _rule_refusal(fired).reply
             try:
                 return reader.execute(self._ledger, request)
             except Refused as refusal:
@@ -187,6 +263,8 @@ class Bank:
             conn.execute("ROLLBACK TO request")
             conn.execute("RELEASE request")
             self._ledger.forget_since_savepoint()
+            if self._ledger.effects is not None:
+                self._ledger.effects.clear()  # undone
             log.exception("%s req_no=%s failed", request.tr_code, request.req_no)
             return _internal_error()
         conn.execute("RELEASE request")
@@ -194,7 +272,11 @@ class Bank:
 
     def _execute_instruction(self, request: Request) -> Reply:
         if request.tr_code in batches.TR_CODES:
-            return batches.receive(self._ledger, request, self._clock())
+            # Each segment of a batch is a request to the rules; a refused one is not kept.
+            fired = self._fire(request)
+            if fired is not None and fired.then.action == "refuse":
+                return _rule_refusal(fired).reply
+            return batches.receive(self._ledger, request, self.now())
         if not request.req_no:
             return Refused(codes.INVALID_FIELD, "missing req_no").reply
         if self._ledger.enterprise(request.corp_no) is None:
@@ -207,7 +289,11 @@ class Bank:
                 return instructions.decode_reply(previous_reply)
             return Refused(codes.DUPLICATE_REQ_NO,
                            "req_no already used with different content").reply
-        return transfers.execute(self._ledger, request, request_digest, self._clock())
+        fired = self._fire(request)
+        if fired is not None and fired.then.action == "refuse":
+            return transfers.refuse(self._ledger, request, request_digest, _rule_refusal(fired),
+                                    self.now())
+        return transfers.execute(self._ledger, request, request_digest, self.now(), fired)
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -218,28 +304,210 @@ class Bank:
         durable when it returns, so a crash loses nothing that was answered
         and the next call after a restart goes on where the last one ended.
         """
-        return self._in_transaction(
-            lambda: batch_run.run(self._ledger, None, self._clock(), limit=limit))
+        def work() -> batch_run.RunReport:
+            report = batch_run.run(self._ledger, None, self.now(), limit=limit)
+            if report.executed:
+                self._note("batch_run", batch_id=report.batch_id, executed=report.executed,
+                           finished=report.finished)
+            return report
+
+        return self._in_transaction(work)
 
     # -- clearing and end of day -----------------------------------------------------------
 
-    def run_clearing(self, *, force_batch: bool = False) -> ClearingReport:
-        """Settle, return or re-ask the inter-bank payments due now (own transaction)."""
-        return self._in_transaction(
-            lambda: clearing.run(self._ledger, self.clearing_policy, force_batch=force_batch,
-                                 now=self._clock())
-        )
+    def run_clearing(self, *, force_batch: bool = False, scheduled: bool = False
+                     ) -> ClearingReport | None:
+        """Settle, return or re-ask the inter-bank payments due now (own transaction).
+
+        A ``scheduled`` run (the core's periodic cycle) does nothing while the
+        business clock is frozen, and returns None: no time passes.
+        """
+        if scheduled and self._ledger.clock_setting.mode == clock.FROZEN:
+            # Read again under the write lock: another process may have changed it.
+            return self._in_transaction(
+                lambda: None if self._ledger.clock_setting.mode == clock.FROZEN
+                else self._clear(force_batch))
+        return self._in_transaction(lambda: self._clear(force_batch))
+
+    def _clear(self, force_batch: bool, now: datetime | None = None) -> ClearingReport:
+        report = clearing.run(self._ledger, self.clearing_policy, force_batch=force_batch,
+                              now=now or self.now())
+        if self._journal is not None and (report.payments or report.batches):
+            self._note("clearing", run_no=report.run_no, batch=report.batch, payments=[
+                {"corp_no": p.corp_no, "req_no": p.req_no, "amt": p.amt, "outcome": p.outcome,
+                 "reason": p.reason} for p in report.payments],
+                batches=[str(b) for b in report.batches])
+        return report
 
     def end_of_day(self) -> date:
-        """Run a batch clearing, then advance the business date by one day; return it."""
+        """Close the business day (a batch clearing, then the date moves on); return the new date.
+
+        While the business clock is set, the clock moves to the start of the
+        next day first, so the two stay together.
+        """
 
         def work() -> date:
-            clearing.run(self._ledger, self.clearing_policy, force_batch=True, now=self._clock())
-            new_date = self._ledger.business_date + timedelta(days=1)
-            self._ledger.advance_business_date(new_date)
-            return new_date
+            setting = self._ledger.clock_setting
+            if setting.is_set:
+                tomorrow = clock.start_of(self._ledger.business_date + timedelta(days=1))
+                if self.now() < tomorrow:
+                    self._ledger.set_clock(self._moved(setting, tomorrow))
+                self._catch_up()
+            else:
+                self._close_day(self.now())
+            return self._ledger.business_date
 
         return self._in_transaction(work)
+
+    def _close_day(self, now: datetime) -> None:
+        self._clear(force_batch=True, now=now)
+        self._ledger.advance_business_date(self._ledger.business_date + timedelta(days=1))
+        self._note("end_of_day", business_date=self._ledger.business_date.isoformat())
+
+    def _catch_up(self) -> int:
+        """Close every business day the set clock has left behind; return how many."""
+        setting = self._ledger.clock_setting
+        if not setting.is_set:
+            return 0
+        today = self.now().date()
+        days = 0
+        while self._ledger.business_date < today:
+            # The day's last second: its entries are stamped within the day they close.
+            end = clock.start_of(self._ledger.business_date + timedelta(days=1))
+            self._close_day(end - timedelta(seconds=1))
+            days += 1
+        return days
+
+    # -- the business clock --------------------------------------------------------------
+
+    def clock_reading(self) -> ClockReading:
+        """The clock's setting, the business time and date (after any catch-up)."""
+        return self._in_transaction(lambda: self._reading(0))
+
+    def set_clock(self, moment: datetime, *, running: bool = False) -> ClockReading:
+        """Set the business clock to ``moment``, frozen there (or running from it).
+
+        Refused (:class:`ClockError`) before the start of the business date,
+        before the time a set clock already shows, or more than
+        ``MAX_DAYS_AHEAD`` days past the business date. Days crossed are closed.
+        """
+
+        def work() -> ClockReading:
+            setting = clock.running_from(moment) if running else clock.frozen_at(moment)
+            self._check_move(setting.now(self._system_clock))
+            self._ledger.set_clock(setting)
+            return self._clock_changed(self._catch_up())
+
+        return self._in_transaction(work)
+
+    def advance_clock(self, span: timedelta) -> ClockReading:
+        """Move the business clock forward by ``span``: one clearing cycle, then days crossed.
+
+        A clock that follows the machine is frozen at its time plus ``span``;
+        a frozen one stays frozen, a running one keeps running.
+        """
+        if span < timedelta():
+            raise ClockError("the clock only moves forward")
+
+        def work() -> ClockReading:
+            setting = self._ledger.clock_setting
+            target = self.now() + span
+            self._check_move(target)
+            self._ledger.set_clock(self._moved(setting, target))
+            if span:
+                self._clear(force_batch=False)
+            return self._clock_changed(self._catch_up())
+
+        return self._in_transaction(work)
+
+    def release_clock(self) -> ClockReading:
+        """Let the clock follow the machine again; the business date stays where it is."""
+
+        def work() -> ClockReading:
+            self._ledger.set_clock(ClockSetting())
+            return self._clock_changed(0)
+
+        return self._in_transaction(work)
+
+    def _moved(self, setting: ClockSetting, target: datetime) -> ClockSetting:
+        if setting.mode == clock.RUNNING:
+            return clock.running_from(target)
+        return clock.frozen_at(target)
+
+    def _check_move(self, target: datetime) -> None:
+        business_date = self._ledger.business_date
+        if target.date() < business_date:
+            raise ClockError(f"the business date is already {business_date.isoformat()}:"
+                             f" the clock cannot go back to {target.isoformat(sep=' ')}")
+        setting = self._ledger.clock_setting
+        if setting.is_set and target < setting.now(self._system_clock).replace(microsecond=0):
+            raise ClockError(f"the clock already shows {self.now().isoformat(sep=' ')}:"
+                             f" it cannot go back to {target.isoformat(sep=' ')}")
+        if (target.date() - business_date).days > MAX_DAYS_AHEAD:
+            raise ClockError(f"{target.date().isoformat()} is more than {MAX_DAYS_AHEAD} days"
+                             f" past the business date {business_date.isoformat()};"
+                             " move the clock in smaller steps")
+
+    def _reading(self, days_closed: int) -> ClockReading:
+        return ClockReading(self._ledger.clock_setting, self.now(),
+                            self._ledger.business_date, days_closed)
+
+    def _clock_changed(self, days_closed: int) -> ClockReading:
+        reading = self._reading(days_closed)
+        self._note("clock", mode=reading.setting.mode)
+        return reading
+
+    # -- scenario rules ---------------------------------------------------------------
+
+    def load_rules(self, rules: scenario.Scenario) -> None:
+        """Replace the scenario rules (:mod:`config.scenario`); their counts start again."""
+
+        def work() -> None:
+            scenario.store(self._conn, rules)
+            self._ledger.reload_counters()
+            self._note("rules", names=[rule.name for rule in rules.rules])
+
+        self._in_transaction(work)
+
+    def rules(self) -> tuple[scenario.Scenario, dict[str, tuple[int, int]]]:
+        """The scenario rules in force and each one's (matched, fired) counts."""
+        return self._in_transaction(
+            lambda: (self._ledger.rules.scenario, scenario.counts(self._conn)))
+
+    # -- the journal -----------------------------------------------------------------------
+
+    def _note(self, kind: str, **fields: object) -> None:
+        if self._journal is not None:
+            self._events.append({"kind": kind, "at": self.now().isoformat(), **fields})
+
+    def _request_event(self, request: Request, reply: Reply, effects: list) -> dict:
+        accounts = self._acnos({leg.account_id for _, _, legs in effects
+                                if isinstance(legs, tuple) and legs and isinstance(legs[0], Leg)
+                                for leg in legs})
+        effect = []
+        for serial_no, kind, legs in effects:
+            if serial_no is None:  # a batch's items, posted together
+                effect.append({"kind": kind, "count": legs[0], "amount": legs[1]})
+            else:
+                effect.append({"serial_no": serial_no, "kind": kind, "legs": [
+                    {"acno": accounts.get(leg.account_id, ""), "side": leg.side,
+                     "amount": leg.amount} for leg in legs]})
+        return {"kind": "request", "at": self.now().isoformat(), "tr_code": request.tr_code,
+                "corp_no": request.corp_no, "user_no": request.user_no,
+                "req_no": request.req_no, "frag_no": request.frag_no,
+                "fields": summarize_fields(request.fields),
+                "rule": None if self._fired is None else self._fired.rule,
+                "reply": {"ret_code": reply.ret_code, "ret_msg": reply.ret_msg,
+                          "serial_no": reply.serial_no,
+                          "fields": summarize_fields(reply.fields)},
+                "sent": reply.sent, "effect": effect}
+
+    def _acnos(self, ids: set[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        return dict(self._conn.execute(
+            f"SELECT id, acno FROM accounts WHERE id IN ({marks})", tuple(ids)))
 
     # -- operators -------------------------------------------------------------
 
@@ -255,11 +523,13 @@ class Bank:
     def _in_transaction(self, work: Callable[[], T]) -> T:
         """Run ``work`` in one write transaction; on any failure nothing of it remains."""
         conn = self._conn
+        self._events = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Another process (an offline `core clear`, a second core by mistake) may
             # have written since our last transaction: start from what is on disk.
             self._ledger.reload_counters()
+            self._catch_up()  # a set clock that ran past midnight closes the day first
             result = work()
             self._ledger.flush()
             conn.execute("COMMIT")
@@ -267,7 +537,15 @@ class Bank:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._ledger.forget_cached()
+            self._ledger.effects = None
+            self._events = []
             raise
+        if self._journal is not None and self._events:
+            try:
+                self._journal.write(self._events)
+            except OSError:
+                log.exception("journal %s: lines lost", self._journal.path)
+        self._events = []
         return result
 
 
@@ -279,9 +557,11 @@ class _RunGuarded(Exception):
     """A request failed unexpectedly in a batch run without savepoints: run it with them."""
 
 
-def china_time() -> datetime:
-    """The bank's clock: China Standard Time (naive), like the wire's tr_date/tr_time."""
-    return datetime.now(CST).replace(tzinfo=None)
+def _rule_refusal(fired: scenario.Fired) -> Refused:
+    known = codes.lookup(fired.then.code)
+    code = known or codes.ReturnCode(fired.then.code, "SCENARIO_RULE", "refused")
+    return Refused(code, fired.then.message or (known.message if known else
+                                                 f"refused by the bank ({fired.rule})"))
 
 
 def _internal_error() -> Reply:

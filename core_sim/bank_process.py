@@ -103,8 +103,8 @@ class BankProcess:
         self.commits += 1
         return [Reply(*reply) for reply in replies]
 
-    async def run_clearing(self, *, force_batch: bool = False):
-        return await self._call("run_clearing", force_batch)
+    async def run_clearing(self, *, force_batch: bool = False, scheduled: bool = False):
+        return await self._call("run_clearing", force_batch, scheduled)
 
     async def run_batches(self):
         """Execute the next chunk of batch items (see Bank.run_batches)."""
@@ -227,9 +227,11 @@ def serve(sock: socket.socket, ledger: Path) -> None:
     with Bank.open(ledger, clock=china_time) as bank:
         operations = {
             "execute_batch": lambda rows: [
-                (reply.ret_code, reply.ret_msg, reply.serial_no, reply.fields)
+                (reply.ret_code, reply.ret_msg, reply.serial_no, reply.fields, reply.sent,
+                 reply.delay_ms)
                 for reply in bank.execute_batch([Request(*row) for row in rows])],
-            "run_clearing": lambda force_batch: bank.run_clearing(force_batch=force_batch),
+            "run_clearing": lambda force_batch, scheduled: bank.run_clearing(
+                force_batch=force_batch, scheduled=scheduled),
             "end_of_day": bank.end_of_day,
             "run_batches": bank.run_batches,
         }

@@ -34,6 +34,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from core_sim import scenario
 from core_sim.ledger import Ledger, Leg, NewEntry
 from core_sim.transaction import fit_message
 from protocol import codes
@@ -91,19 +92,20 @@ def run(ledger: Ledger, batch_id: int | None, now: datetime, *, limit: int = CHU
             return RunReport(None)
     row = conn.execute(
         "SELECT b.tr_code, b.next_seq, b.items, b.summary, b.instruction_id, b.corp_no,"
-        " a.id, a.acno, a.name, a.status, a.balance - a.hold"
+        " b.req_no, a.id, a.acno, a.name, a.status, a.balance - a.hold"
         " FROM batches b JOIN accounts a ON a.id = b.account_id"
         " WHERE b.id = ? AND b.state = 'processing'", (batch_id,)).fetchone()
     if row is None:
         return RunReport(batch_id)
-    tr_code, next_seq, items, summary, instruction_id, corp_no = row[:6]
-    own = _Account(*row[6:])
+    tr_code, next_seq, items, summary, instruction_id, corp_no, req_no = row[:7]
+    own = _Account(*row[7:])
     if next_seq > items:
         return RunReport(batch_id, finished=_finish_if_done(conn, batch_id, now))
+    judge = _rule_judge(ledger, tr_code, corp_no, req_no, now) if ledger.rules else None
     if tr_code == PAYMENT:
-        results = _run_payments(ledger, batch_id, next_seq, limit, own)
+        results = _run_payments(ledger, batch_id, next_seq, limit, own, judge)
     else:
-        results = _run_collections(ledger, batch_id, next_seq, limit, own, corp_no)
+        results = _run_collections(ledger, batch_id, next_seq, limit, own, corp_no, judge)
     pairs = []
     updates = []
     ok_count = ok_amt = fail_count = fail_amt = pending_count = pending_amt = 0
@@ -155,7 +157,23 @@ def _finish_if_done(conn: sqlite3.Connection, batch_id: int, now: datetime) -> b
     return True
 
 
-def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, payer: _Account):
+def _rule_judge(ledger: Ledger, tr_code: str, corp_no: str, req_no: str, now: datetime):
+    """A check of each item against the scenario rules (fail_item), or None."""
+    rules, conn, biz = ledger.rules, ledger.conn, ledger.biz
+
+    def judge(pay_acno: str, rcv_acno: str, amt: int) -> None:
+        fired = rules.fire(conn, scenario.Subject(tr_code, corp_no, req_no, pay_acno, rcv_acno,
+                                                  amt, item=True), now, biz)
+        if fired is not None:
+            code = codes.lookup(fired.then.code) or codes.ReturnCode(
+                fired.then.code, "SCENARIO_RULE", "failed")
+            raise _ItemFailed(code, fired.then.message or code.message)
+
+    return judge
+
+
+def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, payer: _Account,
+                  judge=None):
     rows = ledger.conn.execute(
         "SELECT i.seq, i.acno, i.acname, i.amt, a.id, a.kind, a.name, a.status"
         " FROM batch_items i"
@@ -165,6 +183,8 @@ def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, paye
     out = []
     for seq, card_no, acname, amt, payee_id, kind, name, status in rows:
         try:
+            if judge is not None:
+                judge(payer.acno, card_no, amt)
             if payee_id is None or kind != "personal":
                 raise _ItemFailed(codes.PAYEE_NOT_HERE,
                                   f"card {card_no} is not a personal account at this bank")
@@ -187,7 +207,7 @@ def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, paye
 
 
 def _run_collections(ledger: Ledger, batch_id: int, next_seq: int, limit: int,
-                     payee: _Account, corp_no: str):
+                     payee: _Account, corp_no: str, judge=None):
     rows = ledger.conn.execute(
         "SELECT i.seq, i.acno, i.acname, i.amt, i.agreement_no, i.bank_no,"
         " g.corp_no, g.rcv_acno, g.payer_acno, g.max_amt, g.valid_to, g.status,"
@@ -203,6 +223,8 @@ def _run_collections(ledger: Ledger, batch_id: int, next_seq: int, limit: int,
     for (seq, acno, acname, amt, agreement_no, bank_no, g_corp, g_rcv, g_payer, g_max,
          g_valid_to, g_status, account_id, kind, name, status, available) in rows:
         try:
+            if judge is not None:
+                judge(acno, payee.acno, amt)
             if g_corp is None:
                 raise _ItemFailed(codes.NO_AGREEMENT, f"no collection agreement {agreement_no}")
             if g_corp != corp_no or g_rcv != payee.acno or g_payer != acno:

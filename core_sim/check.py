@@ -249,12 +249,15 @@ def _clearing_in_transit(conn: sqlite3.Connection) -> Check:
 # What each (route, status) needs, as the count of
 # (transfer, interbank_debit, settle, return) entries.
 _EXPECTED_ENTRIES = {
-    ("same_bank", "success"): {(1, 0, 0, 0)},
+    ("same_bank", "success"): {(1, 0, 0, 0), (0, 1, 1, 0)},
     ("inter_bank", "success"): {(0, 1, 1, 0)},
     ("inter_bank", "processing"): {(0, 1, 0, 0)},
     ("inter_bank", "suspicious"): {(0, 1, 0, 0)},
-    ("inter_bank", "failed"): {(0, 0, 0, 0), (0, 1, 0, 1)},
-    ("same_bank", "failed"): {(0, 0, 0, 0)},
+    # (0, 1, 1, 1): settled, then returned by the receiving bank (a scenario rule).
+    ("inter_bank", "failed"): {(0, 0, 0, 0), (0, 1, 0, 1), (0, 1, 1, 1)},
+    ("same_bank", "failed"): {(0, 0, 0, 0), (0, 1, 0, 1)},
+    # Held by a scenario rule (core_sim.scenario): through clearing in transit.
+    ("same_bank", "processing"): {(0, 1, 0, 0)},
     (None, "failed"): {(0, 0, 0, 0)},
 }
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from core_sim import batch_run, instructions
+from core_sim import batch_run, instructions, scenario
 from core_sim.batch_run import SettledBatch
 from core_sim.instructions import Instruction
 from core_sim.ledger import Ledger, Leg
@@ -120,9 +120,21 @@ def run(ledger: Ledger, policy: ClearingPolicy, *, force_batch: bool, now: datet
             ).lastrowid
         return run_id
 
+    ruled = scenario.pending(conn)  # what scenario rules left to happen (usually nothing)
     for payment in instructions.in_clearing(conn):
         if payment.tr_code in BATCH_TR_CODES:
             continue  # a batch's other-bank items are settled below, item by item
+        rule = ruled.get(payment.id)
+        if rule is not None and rule.action in ("hold", "return"):
+            if not rule.is_due(now):
+                pending += 1
+                continue
+            scenario.done(conn, payment.id)
+            reason = rule.message or "returned by the receiving bank"
+            if rule.action == "hold" and rule.settle:
+                reason = ""
+            payments.append(_clear(ledger, payment, run_id_for(), now, forced_return=reason))
+            continue
         due = batch or payment.urgent or payment.status == "suspicious"
         if not due:
             pending += 1
@@ -134,7 +146,16 @@ def run(ledger: Ledger, policy: ClearingPolicy, *, force_batch: bool, now: datet
                                         "no answer from the receiving bank", now)
                 payments.append(_cleared(payment, SUSPICIOUS, "no answer from the receiving bank"))
             continue
-        payments.append(_clear(ledger, payment, run_id_for(), now))
+        cleared = _clear(ledger, payment, run_id_for(), now)
+        payments.append(cleared)
+        if rule is not None and cleared.outcome == SETTLED:  # return_after_settle
+            scenario.settled(conn, rule, now)
+    for rule in ruled.values():
+        if rule.action == "return_after_settle" and rule.is_due(now):
+            scenario.done(conn, rule.instruction_id)
+            returned = _return_after_settlement(ledger, rule, run_id_for(), now)
+            if returned is not None:
+                payments.append(returned)
     # Collections from payers at other banks go with the batch clearing (批量).
     batches = tuple(batch_run.settle_in_clearing(ledger, run_id_for, now)) if batch else ()
     if run_id is not None:
@@ -147,10 +168,21 @@ def run(ledger: Ledger, policy: ClearingPolicy, *, force_batch: bool, now: datet
                           batches)
 
 
-def _clear(ledger: Ledger, payment: Instruction, run_id: int, now: datetime) -> ClearedPayment:
+def _clear(ledger: Ledger, payment: Instruction, run_id: int, now: datetime,
+           forced_return: str | None = None) -> ClearedPayment:
+    """Settle the payment, or return it; ``forced_return``: a scenario rule decided.
+
+    A rule's ``""`` settles (a held transfer released), a reason returns it.
+    """
     assert payment.amt is not None
     transit = ledger.clearing_in_transit_id()
-    beneficiary, reason = _beneficiary(ledger, payment)
+    if payment.route == "same_bank":  # only a held transfer passes through clearing
+        beneficiary = ledger.customer_account(payment.rcv_acno)
+        reason = "" if beneficiary else f"no account {payment.rcv_acno} at this bank"
+    else:
+        beneficiary, reason = _beneficiary(ledger, payment)
+    if forced_return:
+        beneficiary, reason = None, forced_return
     serial_no = ledger.next_serial()
     if beneficiary is not None:
         payer_name = ""
@@ -178,6 +210,27 @@ def _clear(ledger: Ledger, payment: Instruction, run_id: int, now: datetime) -> 
                 clearing_run_id=run_id)
     instructions.set_status(ledger.conn, payment.id, "failed",
                             fit_message(f"returned: {reason}"), now)
+    return _cleared(payment, RETURNED, reason)
+
+
+def _return_after_settlement(ledger: Ledger, rule: scenario.Pending, run_id: int,
+                             now: datetime) -> ClearedPayment | None:
+    """The receiving bank sends a settled payment back: beneficiary to payer, status failed."""
+    payment = instructions.by_id(ledger.conn, rule.instruction_id)
+    if payment is None or payment.status != "success" or payment.amt is None:
+        return None
+    beneficiary, _ = _beneficiary(ledger, payment)
+    payer = ledger.customer_account(payment.pay_acno)
+    if beneficiary is None or payer is None:
+        return None
+    reason = fit_message(f"returned after settlement: {rule.message or 'by the receiving bank'}")
+    legs = (
+        Leg(beneficiary.id, "D", payment.amt, payer.acno, payer.name),
+        Leg(payer.id, "C", payment.amt, beneficiary.acno, beneficiary.name),
+    )
+    ledger.post(serial_no=ledger.next_serial(), kind="return", legs=legs, now=now,
+                summary=reason, instruction_id=payment.id, clearing_run_id=run_id)
+    instructions.set_status(ledger.conn, payment.id, "failed", reason, now)
     return _cleared(payment, RETURNED, reason)
 
 

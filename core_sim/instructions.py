@@ -137,6 +137,12 @@ def find_by_serial(conn: sqlite3.Connection, corp_no: str, serial_no: str
     return None if row is None else _instruction(row)
 
 
+def by_id(conn: sqlite3.Connection, instruction_id: int) -> Instruction | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM instructions WHERE id = ?",
+                       (instruction_id,)).fetchone()
+    return None if row is None else _instruction(row)
+
+
 def in_clearing(conn: sqlite3.Connection) -> list[Instruction]:
     """Inter-bank instructions still in the clearing system, oldest first."""
     rows = conn.execute(

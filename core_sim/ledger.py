@@ -40,6 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from core_sim import clock, scenario
+
 CLEARING_IN_TRANSIT = "#CLEARING-IN-TRANSIT"
 OPENING_EQUITY_PREFIX = "#OPENING-EQUITY-"
 CLEARING_CURRENCY = "CNY"  # inter-bank payments clear in CNY only
@@ -147,6 +149,12 @@ class Ledger:
         self._biz = meta["business_date"]
         self._serial_seq = int(meta["serial_seq"])
         self._clearing_run_no = int(meta["clearing_run_no"])
+        self._clock_text = meta.get(clock.META_KEY)
+        self.clock_setting = clock.ClockSetting.from_text(self._clock_text)
+        self._rules_text = meta.get(scenario.META_KEY)
+        self.rules = scenario.Rules.from_text(self._rules_text)
+        #: When a list, every entry posted is noted in it (the bank's journal reads it).
+        self.effects: list[tuple] | None = None
         # The counters as they are in ``meta`` now; flush() writes what differs.
         self._stored_serial_seq = self._serial_seq
         self._stored_clearing_run_no = self._clearing_run_no
@@ -212,6 +220,16 @@ class Ledger:
             "UPDATE meta SET value = ? WHERE key = 'business_date'", (self._biz,)
         )
 
+    def set_clock(self, setting: clock.ClockSetting) -> None:
+        """Store the bank's clock setting (inside the caller's transaction)."""
+        self._clock_text = setting.to_text()
+        self.clock_setting = setting
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (clock.META_KEY, self._clock_text),
+        )
+
     def next_serial(self) -> str:
         self._serial_seq += 1
         return f"{self._biz}{self._serial_seq:08d}"
@@ -252,6 +270,14 @@ class Ledger:
             self._biz = biz
         self._serial_seq = self._stored_serial_seq = int(meta["serial_seq"])
         self._clearing_run_no = self._stored_clearing_run_no = int(meta["clearing_run_no"])
+        text = meta.get(clock.META_KEY)
+        if text != self._clock_text:  # set by another process since
+            self._clock_text = text
+            self.clock_setting = clock.ClockSetting.from_text(text)
+        text = meta.get(scenario.META_KEY)
+        if text != self._rules_text:
+            self._rules_text = text
+            self.rules = scenario.Rules.from_text(text)
 
     def forget_cached(self) -> None:
         """After a rolled-back transaction: forget what it did to the in-memory state.
@@ -358,6 +384,8 @@ class Ledger:
             (serial_no, kind, self._biz, now.isoformat(), _hhmmss(now), summary,
              instruction_id, clearing_run_id),
         ).lastrowid
+        if self.effects is not None:
+            self.effects.append((serial_no, kind, tuple(legs)))
         ids = [leg.account_id for leg in legs]
         if len(set(ids)) < len(ids):  # an account twice: one posting after the other
             for leg in legs:
@@ -427,6 +455,9 @@ class Ledger:
         """
         if not entries:
             return
+        if self.effects is not None:
+            self.effects.extend((entry.serial_no, entry.kind, tuple(entry.legs))
+                                for entry in entries)
         conn = self.conn
         balances: dict[int, int] = {}
         for entry in entries:
@@ -478,6 +509,8 @@ class Ledger:
         """
         if not pairs:
             return
+        if self.effects is not None:
+            self.effects.append((None, kind, (len(pairs), sum(pair[3] for pair in pairs))))
         conn = self.conn
         balances: dict[int, int] = {}
         for pair in pairs:

@@ -19,7 +19,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE meta (
@@ -252,6 +252,30 @@ CREATE INDEX batch_items_in_clearing ON batch_items (batch_id, seq)
     WHERE status = 'processing';
 """
 
+# Scenario rules (core_sim.scenario): how often each rule met its conditions and
+# fired, per business date; and what a fired rule left to happen later to an
+# instruction (due: business time; NULL for a return after settlement that has
+# not settled yet).
+DDL_SCENARIO = """
+CREATE TABLE scenario_counts (
+    rule     TEXT NOT NULL,
+    biz_date TEXT NOT NULL,
+    matched  INTEGER NOT NULL DEFAULT 0,
+    fired    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (rule, biz_date)
+) WITHOUT ROWID;
+
+CREATE TABLE scenario_pending (
+    instruction_id INTEGER PRIMARY KEY REFERENCES instructions (id),
+    rule           TEXT NOT NULL,
+    action         TEXT NOT NULL CHECK (action IN ('hold', 'return', 'return_after_settle')),
+    due            TEXT,
+    after_seconds  INTEGER NOT NULL DEFAULT 0,
+    settle         INTEGER NOT NULL CHECK (settle IN (0, 1)),
+    message        TEXT NOT NULL DEFAULT ''
+);
+"""
+
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open the database for the bank (read-write), creating the schema if new.
@@ -271,12 +295,14 @@ def connect(path: str | Path) -> sqlite3.Connection:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == 0:
         _in_transaction(conn, lambda: _create(conn))
+    elif version == 2:
+        _in_transaction(conn, lambda: _migrate_2_to_3(conn))
     elif version == 1:
         # The rebuilt tables are referenced by others: foreign keys are checked
         # once the copy is complete (the pragma cannot change inside a transaction).
         conn.execute("PRAGMA foreign_keys=OFF")
         try:
-            _in_transaction(conn, lambda: _migrate_1_to_2(conn))
+            _in_transaction(conn, lambda: (_migrate_1_to_2(conn), _migrate_2_to_3(conn)))
         finally:
             conn.execute("PRAGMA foreign_keys=ON")
     elif version != SCHEMA_VERSION:
@@ -299,7 +325,13 @@ def _in_transaction(conn: sqlite3.Connection, work) -> None:
 
 
 def _create(conn: sqlite3.Connection) -> None:
-    for statement in _statements(DDL) + _statements(DDL_BATCHES):
+    for statement in _statements(DDL) + _statements(DDL_BATCHES) + _statements(DDL_SCENARIO):
+        conn.execute(statement)
+
+
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    """Version 2 to 3: the scenario rules' tables (new tables only; no data moves)."""
+    for statement in _statements(DDL_SCENARIO):
         conn.execute(statement)
 
 

@@ -120,9 +120,9 @@ class BankGate:
     async def execute_batch(self, requests: list[BankRequest]) -> list[Reply]:
         return await self._call(self.bank.execute_batch, requests)
 
-    async def run_clearing(self, *, force_batch: bool = False):
+    async def run_clearing(self, *, force_batch: bool = False, scheduled: bool = False):
         return await self._call(functools.partial(self.bank.run_clearing,
-                                                  force_batch=force_batch))
+                                                  force_batch=force_batch, scheduled=scheduled))
 
     async def end_of_day(self):
         return await self._call(self.bank.end_of_day)
@@ -198,8 +198,9 @@ class CoreServer:
         with trio.move_on_after(timeout):
             await self._idle.wait()
 
-    async def run_clearing(self, *, force_batch: bool = False):
-        return await self.gate.run_clearing(force_batch=force_batch)
+    async def run_clearing(self, *, force_batch: bool = False, scheduled: bool = False):
+        """A clearing run; a ``scheduled`` one is skipped while the business clock is frozen."""
+        return await self.gate.run_clearing(force_batch=force_batch, scheduled=scheduled)
 
     async def end_of_day(self):
         return await self.gate.end_of_day()
@@ -301,11 +302,11 @@ class CoreServer:
         while True:
             await trio.sleep(self.clearing_interval)
             try:
-                report = await self.run_clearing()
+                report = await self.run_clearing(scheduled=True)
             except Exception:
                 log.exception("clearing run failed")
                 continue
-            if report.settled or report.returned:
+            if report is not None and (report.settled or report.returned):
                 log.info("clearing: %s", report)
 
     # -- connections ---------------------------------------------------------------

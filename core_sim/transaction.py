@@ -39,6 +39,11 @@ class Reply:
     ret_msg: str  # human-readable and specific, at most MESSAGE_WIDTH bytes
     serial_no: str = ""  # the bank's serial number; "" for queries and refusals
     fields: dict = field(default_factory=dict)  # reply body; {} on refusal
+    #: How the answer goes out (a scenario rule may say otherwise): "reply" as it is,
+    #: "late" after ``delay_ms``, "unknown" as "outcome unknown" (P020), "dropped"
+    #: not at all (the connection is closed). Never stored with the instruction.
+    sent: str = "reply"
+    delay_ms: int = 0
 
     @property
     def ok(self) -> bool:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core_sim import instructions
+from core_sim import instructions, scenario
 from core_sim.instructions import Described
 from core_sim.ledger import CLEARING_CURRENCY, AccountRow, Ledger, Leg
 from core_sim.transaction import Refused, Reply, Request, required_field, text_field
@@ -56,22 +56,33 @@ class _Plan:
     summary: str
 
 
-def execute(ledger: Ledger, request: Request, request_digest: bytes, now: datetime) -> Reply:
-    """Refuse or execute a new instruction, and record it (with its reply) either way."""
+def execute(ledger: Ledger, request: Request, request_digest: bytes, now: datetime,
+            fired: scenario.Fired | None = None) -> Reply:
+    """Refuse or execute a new instruction, and record it (with its reply) either way.
+
+    ``fired``: a scenario rule that fired for it. ``hold`` sends even a
+    same-bank transfer through clearing in transit (processing until the
+    rule's time is up); ``return`` and ``return_after_settle`` leave the
+    payment to clearing as usual, where the rule acts (:mod:`core_sim.clearing`).
+    """
     described = describe(request.tr_code, request.fields)
     try:
         plan = _plan(ledger, request)
     except Refused as refusal:
-        reply = refusal.reply
-        instructions.record(
-            ledger.conn, request, request_digest, described, status="failed", reply=reply,
-            pay_bank_no=ledger.bank_no, biz_date=ledger.biz, now=now,
-        )
-        return reply
+        return refuse(ledger, request, request_digest, refusal, now)
 
     serial_no = ledger.next_serial()
     payer, payee = plan.payer, plan.payee
-    if plan.route == SAME_BANK:
+    held = fired is not None and fired.then.action == "hold"
+    if plan.route == SAME_BANK and held:
+        assert payee is not None
+        reply = Reply(codes.OK.code, "accepted, processing", serial_no, {"stat": "0"})
+        status, kind = "processing", "interbank_debit"
+        legs = (
+            Leg(payer.id, "D", plan.amt, payee.acno, payee.name),
+            Leg(ledger.clearing_in_transit_id(), "C", plan.amt, payer.acno, payer.name),
+        )
+    elif plan.route == SAME_BANK:
         assert payee is not None
         reply = Reply(codes.OK.code, "transfer completed", serial_no, {"stat": "1"})
         status, kind = "success", "transfer"
@@ -96,6 +107,19 @@ def execute(ledger: Ledger, request: Request, request_digest: bytes, now: dateti
     ledger.post(serial_no=serial_no, kind=kind, legs=legs, now=now, summary=plan.summary,
                 instruction_id=instruction_id)
     ledger.add_daily_usage(request.corp_no, plan.amt)
+    if fired is not None and fired.then.action in scenario.TRANSFER_ACTIONS:
+        scenario.leave_pending(ledger.conn, instruction_id, fired, now)
+    return reply
+
+
+def refuse(ledger: Ledger, request: Request, request_digest: bytes, refusal: Refused,
+           now: datetime) -> Reply:
+    """Record a refused instruction with its reply (a retry is answered the same)."""
+    reply = refusal.reply
+    instructions.record(
+        ledger.conn, request, request_digest, describe(request.tr_code, request.fields),
+        status="failed", reply=reply, pay_bank_no=ledger.bank_no, biz_date=ledger.biz, now=now,
+    )
     return reply
 
 

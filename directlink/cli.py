@@ -8,6 +8,7 @@ from directlink import __version__
 from directlink.commands.config import config
 from directlink.commands.core import core
 from directlink.commands.core_batches import batches
+from directlink.commands.core_clock import clock
 from directlink.commands.daemon import daemon_group
 from directlink.commands.enroll import enroll
 from directlink.commands.keys import keys
@@ -37,6 +38,7 @@ for _command in (balance, details, history, status,  # send_queries
                  batch_pay, batch_collect, batch_status):  # send_batch
     send.add_command(_command)
 core.add_command(batches)
+core.add_command(clock)
 
 
 def main() -> None:

@@ -445,7 +445,7 @@ def test_core_check_catches_an_item_executed_twice_and_totals_that_disagree(bank
                  for acno in (ZHANG, A1))
     ledger.post_many([NewEntry(ledger.next_serial(), "batch_item",
                                (Leg(zhang, "D", 100), Leg(a1, "C", 100)), "",
-                               entry[0], item_seq=entry[1])], bank._clock())
+                               entry[0], item_seq=entry[1])], bank.now())
     ledger.flush()
     conn.execute("COMMIT")
     report = check_ledger(bank.path)
