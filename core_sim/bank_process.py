@@ -68,9 +68,11 @@ class BankProcess:
     :meth:`aclose` at the end. Calls are serialised: one batch at a time.
     """
 
-    def __init__(self, ledger: Path, *, log_file: Path | None = None) -> None:
+    def __init__(self, ledger: Path, *, log_file: Path | None = None,
+                 journal: Path | None = None) -> None:
         self.ledger = Path(ledger)
         self.log_file = log_file
+        self.journal = journal
         self._lock = trio.Lock()
         self._proc: subprocess.Popen | None = None
         self._stream: trio.SocketStream | None = None
@@ -151,6 +153,8 @@ class BankProcess:
                     str(theirs.fileno()), "--parent", str(os.getpid()), str(self.ledger)]
             if self.log_file is not None:
                 args += ["--log-file", str(self.log_file)]
+            if self.journal is not None:
+                args += ["--journal", str(self.journal)]
             self._proc = subprocess.Popen(args, pass_fds=[theirs.fileno()],
                                           stdin=subprocess.DEVNULL)
         except BaseException:
@@ -220,11 +224,11 @@ def _unframe(buffer: bytearray):
 # -- the child's side ----------------------------------------------------------------
 
 
-def serve(sock: socket.socket, ledger: Path) -> None:
+def serve(sock: socket.socket, ledger: Path, journal: Path | None = None) -> None:
     """Answer the parent's calls on ``sock`` until it closes; the child's main loop."""
     from core_sim.bank import Bank, china_time
 
-    with Bank.open(ledger, clock=china_time) as bank:
+    with Bank.open(ledger, clock=china_time, journal=journal) as bank:
         operations = {
             "execute_batch": lambda rows: [
                 (reply.ret_code, reply.ret_msg, reply.serial_no, reply.fields, reply.sent,
@@ -273,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--log-file", type=Path)
+    parser.add_argument("--journal", type=Path)
     options = parser.parse_args(argv)
     _die_with_parent(options.parent)
     # The server handles SIGINT/SIGTERM and then closes the channel; a Ctrl-C that
@@ -289,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         root.setLevel(logging.INFO)
     sock = socket.socket(fileno=options.fd)
     try:
-        serve(sock, options.ledger)
+        serve(sock, options.ledger, options.journal)
     except Exception as exc:
         log.exception("ledger process failed")
         with contextlib.suppress(OSError):

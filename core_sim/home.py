@@ -6,6 +6,7 @@
     core/enrolled/      enrolled enterprise keys (see core_sim.enrollment)
     core/seed.yaml      the seed the ledger was created from
     core/core.log       the server's and the ledger process's log
+    core/journal.jsonl  the bank's journal, when it is kept (core serve --journal)
 
 What holds money or secrets is private to the owner: directories are created
 0700, the ledger (with its -wal and -shm), the seed, the keys and the log
@@ -40,6 +41,10 @@ class CoreHome:
     @property
     def ledger(self) -> Path:
         return self.dir / "ledger.db"
+
+    @property
+    def journal(self) -> Path:
+        return self.dir / "journal.jsonl"
 
     @property
     def log(self) -> Path:

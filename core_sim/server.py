@@ -23,6 +23,7 @@ process of its own, as ``directlink core serve`` runs it) or a plain
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -88,6 +89,7 @@ class _Connection:
         self.closing = False
         self.broken = False
         self.gone = False  # its handler has ended: nothing more will be written
+        self.scope = trio.CancelScope()  # cancelled to drop the connection on purpose
         # The fatal error that ended reading; its ER is sent once what came before
         # it has been answered.
         self.failure: RemoteProtocolError | None = None
@@ -210,6 +212,7 @@ class CoreServer:
     async def _executor(self) -> None:
         answers_send, answers_recv = trio.open_memory_channel[tuple](1)
         async with trio.open_nursery() as nursery:
+            self._late = nursery  # replies a scenario rule delays wait here
             nursery.start_soon(self._answerer, answers_recv)
             await self._dispatch_batches(answers_send)
 
@@ -237,6 +240,9 @@ class CoreServer:
         async for batch, replies in answers:
             touched: dict[_Connection, None] = {}
             for pending, reply in zip(batch, replies, strict=True):
+                if reply is not None and reply.delay_ms:
+                    self._late.start_soon(self._answer_late, pending, reply)
+                    continue
                 self._answer(pending, reply)
                 touched[pending.conn] = None
                 if pending.request.tr_code in BATCH_TR_CODES and not pending.request.more:
@@ -244,9 +250,24 @@ class CoreServer:
             for conn in touched:
                 conn.kick()
 
+    async def _answer_late(self, pending: _Pending, reply: Reply) -> None:
+        await trio.sleep(reply.delay_ms / 1000)
+        self._answer(pending, dataclasses.replace(reply, delay_ms=0))
+        pending.conn.kick()
+
     def _answer(self, pending: _Pending, reply: Reply | None) -> None:
         """Put the reply to one request in its session's buffer (the writer sends it)."""
         conn, request = pending.conn, pending.event
+        if reply is not None and reply.sent == "unknown":
+            reply = None  # a scenario rule: "outcome unknown" although it committed
+        if reply is not None and reply.sent == "dropped" and not conn.gone:
+            # A scenario rule: committed, and the connection goes down before the reply.
+            log.info("%s: dropping the connection after %s/%s committed (scenario rule)",
+                     conn.peer, request.corp_no, request.req_no)
+            conn.in_flight -= 1
+            self._done(1)
+            conn.scope.cancel()
+            return
         if conn.gone:
             # Its handler failed while this request executed: no writer is left to
             # send the reply, so it counts as done here, or drain() would wait for it.
@@ -322,17 +343,8 @@ class CoreServer:
         )
         conn = _Connection(session, stream, _peer(stream), self.max_in_flight)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._writer, conn)
-                await self._receive_loop(conn)
-                # Reading is over (the peer closed, went idle, or broke the protocol):
-                # answer what it sent before that, then say why the session failed (the
-                # peer reads its answers first), then let the writer finish.
-                await conn.answered.wait()
-                if conn.failure is not None:
-                    self._send_refusal(conn, conn.failure)
-                conn.closing = True
-                conn.kick()
+            with conn.scope:
+                await self._serve_connection(conn)
         except Exception:
             # No input may take the server down: a bug here costs one connection.
             log.exception("%s: connection handler failed", conn.peer)
@@ -342,6 +354,19 @@ class CoreServer:
             unsent, conn.unsent = conn.unsent, 0
             self._done(unsent)
             await trio.aclose_forcefully(stream)
+
+    async def _serve_connection(self, conn: _Connection) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._writer, conn)
+            await self._receive_loop(conn)
+            # Reading is over (the peer closed, went idle, or broke the protocol):
+            # answer what it sent before that, then say why the session failed (the
+            # peer reads its answers first), then let the writer finish.
+            await conn.answered.wait()
+            if conn.failure is not None:
+                self._send_refusal(conn, conn.failure)
+            conn.closing = True
+            conn.kick()
 
     async def _writer(self, conn: _Connection) -> None:
         """Write whatever the session has to send, whenever it is kicked."""

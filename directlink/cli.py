@@ -9,6 +9,7 @@ from directlink.commands.config import config
 from directlink.commands.core import core
 from directlink.commands.core_batches import batches
 from directlink.commands.core_clock import clock
+from directlink.commands.core_rules import rules
 from directlink.commands.daemon import daemon_group
 from directlink.commands.enroll import enroll
 from directlink.commands.keys import keys
@@ -39,6 +40,7 @@ for _command in (balance, details, history, status,  # send_queries
     send.add_command(_command)
 core.add_command(batches)
 core.add_command(clock)
+core.add_command(rules)
 
 
 def main() -> None:

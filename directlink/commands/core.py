@@ -41,7 +41,9 @@ def open_bank(home: CoreHome, seed_path: Path | None) -> tuple[Bank, Seed | None
         home.create(seed_path.read_text(encoding="utf-8") if seed_path else DEMO_SEED,
                     seed.files if seed is not None else ())
     try:
-        bank = Bank.open(home.ledger, seed=seed, clock=china_time)
+        # A journal kept by `core serve --journal` also records what commands do offline.
+        journal = home.journal if home.journal.exists() else None
+        bank = Bank.open(home.ledger, seed=seed, clock=china_time, journal=journal)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     return bank, seed
@@ -137,9 +139,12 @@ def init(home: Path, seed_path: Path | None) -> None:
               help="Shut down when the parent process goes away (used by `up`).")
 @click.option("--port-option", default="--port", hidden=True,
               help="The option that sets the port, for errors (`up` says --core-port).")
+@click.option("--journal", is_flag=True,
+              help="Keep the bank's journal: every request, rule fired, reply and entry, as "
+              "JSON lines in HOME/core/journal.jsonl.")
 @click.option("-v", "--verbose", is_flag=True, help="Log INFO to stderr too.")
 def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaintext: bool,
-          clearing_interval: float, exit_with_parent: bool, port_option: str,
+          clearing_interval: float, exit_with_parent: bool, port_option: str, journal: bool,
           verbose: bool) -> None:
     """Run the bank core until SIGINT/SIGTERM; prints READY core=HOST:PORT."""
     core_home = CoreHome(home) if seed_path is not None else require_bank(home)
@@ -147,7 +152,8 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
     # ledger itself then runs in a process of its own.
     open_bank(core_home, seed_path)[0].close()
     setup_logging({"directlink": core_home.log}, verbose=verbose)
-    ledger = BankProcess(core_home.ledger, log_file=core_home.log)
+    ledger = BankProcess(core_home.ledger, log_file=core_home.log,
+                         journal=core_home.journal if journal else None)
     server = core_server(core_home, ledger, allow_plaintext=allow_plaintext,
                          clearing_interval=clearing_interval)
     pidfile = core_home.dir / "core.pid"

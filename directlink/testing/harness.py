@@ -38,7 +38,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -52,6 +52,7 @@ from core_sim.check import CheckReport, check_ledger
 from core_sim.home import CoreHome
 from daemon.home import PASSWORD_ENV, ClientHome
 from directlink.provisioning import provision_client
+from directlink.testing.controls import BankClock, BankJournal, BankRules
 from directlink.testing.erp import Address, ErpClient
 
 #: A seed: YAML text (``str``), a file (``pathlib.Path`` or any path-like), a dict
@@ -291,6 +292,21 @@ class Bank:
         """The core's log file (core.log)."""
         return self.home.log
 
+    @cached_property
+    def clock(self) -> BankClock:
+        """The bank's business clock, under the test's control."""
+        return BankClock(self.home)
+
+    @cached_property
+    def rules(self) -> BankRules:
+        """The bank's scenario rules: delays, refusals, drops, holds, returns on purpose."""
+        return BankRules(self.home)
+
+    @cached_property
+    def journal(self) -> BankJournal:
+        """Every request the bank received, the rule that fired, its reply and entries."""
+        return BankJournal(self.home.journal)
+
     def stderr(self) -> str:
         """What the core wrote on stderr so far."""
         return self.process.stderr()
@@ -340,7 +356,7 @@ def start_bank(root: Path, seed: SeedSpec = None, *, clearing_interval: float = 
     process = _Process("bank", "core", root)
     process.run(["serve", "--home", str(bank_root), "--seed", str(seed_path),
                  "--host", "127.0.0.1", "--port", "0",
-                 "--clearing-interval", repr(float(clearing_interval))])
+                 "--clearing-interval", repr(float(clearing_interval)), "--journal"])
     spare = None
     if prewarm_client:
         spare = _Process("client", "daemon", root, env={PASSWORD_ENV: _security_password()[0]})

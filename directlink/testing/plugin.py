@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from directlink.testing.controls import BankClock, BankJournal, BankRules
     from directlink.testing.erp import ErpClient
     from directlink.testing.harness import Bank, Client, Pair, SeedSpec
 
@@ -139,6 +140,29 @@ def erp(directlink_client: Client) -> ErpClient:
     :class:`~directlink.testing.erp.Reply` objects.
     """
     return directlink_client.erp()
+
+
+@pytest.fixture
+def bank_clock(directlink_bank: Bank) -> BankClock:
+    """The bank's business clock: ``set("2026-12-01 09:00")``, ``advance(hours=2)``,
+    ``freeze()``, ``end_of_day()``, ``.now``, ``.business_date``.
+
+    Moving past midnight runs end of day for each day crossed; ``advance``
+    also runs one clearing cycle. While frozen, no clearing runs by itself.
+    """
+    return directlink_bank.clock
+
+
+@pytest.fixture
+def bank_rules(directlink_bank: Bank) -> BankRules:
+    """The bank's scenario rules: ``add(when={...}, then={...})``, ``load(yaml)``, ``clear()``."""
+    return directlink_bank.rules
+
+
+@pytest.fixture
+def bank_journal(directlink_bank: Bank) -> BankJournal:
+    """What the bank received and did: ``find(tr_code=...)``, ``assert_called(...)``."""
+    return directlink_bank.journal
 
 
 # -- the session factory ------------------------------------------------------------------
