@@ -1,7 +1,8 @@
 """The bank core's YAML seed: loading and validation.
 
 The seed describes the simulated bank, its enterprise customers (with their
-operators, limits and accounts), the accounts at other banks that inter-bank
+direct-connect users, accounts, limits and controls: operators, approval
+flows, directed accounts), the accounts at other banks that inter-bank
 payments may reach, individuals' accounts at this bank, and the collection
 agreements between payers and enterprises. Every error names its path in the
 file (``enterprises[0].accounts[1].balance: not an amount``) and nothing is
@@ -13,7 +14,8 @@ seed is applied (:mod:`config.seed.csvlist`).
 
 Modules: :mod:`~config.seed.rules` (identifier rules), :mod:`~config.seed.model`
 (the values), :mod:`~config.seed.checks` and :mod:`~config.seed.rows` (the
-checks), :mod:`~config.seed.document` (the YAML document),
+checks), :mod:`~config.seed.controls` (an enterprise's controls),
+:mod:`~config.seed.document` (the YAML document),
 :mod:`~config.seed.csvlist` (lists in files), :mod:`~config.seed.loader`
 (parse and load), :mod:`~config.seed.demo` (the demo seed).
 """
@@ -21,17 +23,26 @@ checks), :mod:`~config.seed.document` (the YAML document),
 from __future__ import annotations
 
 from config.errors import ConfigError, ConfigRowError
+from config.seed.controls import operator_code_problem
 from config.seed.csvlist import MAX_ROW_ERRORS, CsvList
 from config.seed.demo import DEMO_SEED
 from config.seed.loader import load_seed, parse_seed
 from config.seed.model import (
+    APPROVER_ROLES,
+    OPERATOR_ROLES,
     Account,
     Agreement,
+    Band,
     BankInfo,
+    Directed,
     Enterprise,
     ExternalAccount,
+    Flow,
+    Levels,
     Limits,
+    Operator,
     PersonalAccount,
+    PersonalLimits,
     Seed,
 )
 from config.seed.rules import (
@@ -51,20 +62,28 @@ from config.seed.rules import (
 __all__ = [
     "ACCOUNT_STATUSES",
     "AGREEMENT_STATUSES",
+    "APPROVER_ROLES",
     "DEMO_SEED",
     "EXTERNAL_STATUSES",
     "MAX_ROW_ERRORS",
     "NAME_MAX_BYTES",
+    "OPERATOR_ROLES",
     "Account",
     "Agreement",
+    "Band",
     "BankInfo",
     "ConfigError",
     "ConfigRowError",
     "CsvList",
+    "Directed",
     "Enterprise",
     "ExternalAccount",
+    "Flow",
+    "Levels",
     "Limits",
+    "Operator",
     "PersonalAccount",
+    "PersonalLimits",
     "Seed",
     "acno_problem",
     "agreement_no_problem",
@@ -73,6 +92,7 @@ __all__ = [
     "id_no_problem",
     "load_seed",
     "name_problem",
+    "operator_code_problem",
     "parse_seed",
     "user_no_problem",
 ]

@@ -1,10 +1,11 @@
 """The seed document as a whole: the bank, its customers, and the lists beside them.
 
 :class:`SeedChecker` walks the loaded YAML in the order the parts depend on
-each other — the bank, the enterprises and their accounts, the external
-accounts, the personal accounts, the agreements — so that each part can be
-checked against what came before (an agreement names an enterprise's
-account and a payer), collecting every problem with its path.
+each other — the bank, the enterprises with their accounts and controls
+(:mod:`config.seed.controls`), the external accounts, the personal accounts,
+the agreements — so that each part can be checked against what came before
+(a flow names an account and operators of its enterprise, an agreement an
+enterprise's account and a payer), collecting every problem with its path.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from config.errors import ConfigError
 from config.seed.checks import at, kind
+from config.seed.controls import CONTROL_KEYS, ControlsChecker
 from config.seed.csvlist import CsvList, open_list
 from config.seed.model import (
     Account,
@@ -37,7 +39,7 @@ TOP_REQUIRED = ("bank", "enterprises")
 TOP_OPTIONAL = ("external_accounts", "personal_accounts", "agreements")
 
 
-class SeedChecker(RowChecker):
+class SeedChecker(ControlsChecker, RowChecker):
     """Walks the loaded YAML, collecting every problem with its path."""
 
     def __init__(self, source: str, base_dir: Path | None = None) -> None:
@@ -136,7 +138,8 @@ class SeedChecker(RowChecker):
         return enterprises if len(enterprises) == len(items) else None
 
     def enterprise_at(self, value: object, path: str) -> Enterprise | None:
-        data = self.mapping(value, path, ("corp_no", "name", "users", "accounts"), ("limits",))
+        data = self.mapping(value, path, ("corp_no", "name", "users", "accounts"),
+                            ("limits", *CONTROL_KEYS))
         if data is None:
             return None
         before = len(self.errors)
@@ -150,13 +153,15 @@ class SeedChecker(RowChecker):
         limits = self.limits(data["limits"], at(path, "limits")) if "limits" in data else Limits()
         if "accounts" in data:
             accounts = self.accounts(data["accounts"], at(path, "accounts"))
+        # Every account written, even beside a mistake, so that the flows and
+        # agreements naming them do not report a second, false problem.
+        listed = data.get("accounts")
+        own = frozenset(
+            item["acno"] for item in (listed if isinstance(listed, list) else ())
+            if isinstance(item, dict) and isinstance(item.get("acno"), str))
         if corp_no is not None:
-            # Every account written, even beside a mistake, so that agreements
-            # naming them do not report a second, false problem.
-            listed = data.get("accounts")
-            self.context.enterprise_accounts[corp_no] = frozenset(
-                item["acno"] for item in (listed if isinstance(listed, list) else ())
-                if isinstance(item, dict) and isinstance(item.get("acno"), str))
+            self.context.enterprise_accounts[corp_no] = own
+        controls = self.controls(data, path, own)
         if (
             len(self.errors) > before
             or corp_no is None
@@ -164,9 +169,20 @@ class SeedChecker(RowChecker):
             or users is None
             or accounts is None
             or limits is None
+            or controls is None
         ):
             return None
-        return Enterprise(corp_no=corp_no, name=name, users=users, accounts=accounts, limits=limits)
+        return Enterprise(
+            corp_no=corp_no,
+            name=name,
+            users=users,
+            accounts=accounts,
+            limits=limits,
+            operators=controls.operators,
+            flows=controls.flows,
+            collection_flow=controls.collection_flow,
+            directed=controls.directed,
+        )
 
     def users(self, value: object, path: str) -> tuple[str, ...] | None:
         items = self.sequence(value, path, "users")
@@ -189,25 +205,6 @@ class SeedChecker(RowChecker):
                 continue
             result.append(user_no)
         return tuple(result) if len(result) == len(items) else None
-
-    def limits(self, value: object, path: str) -> Limits | None:
-        data = self.mapping(value, path, (), ("single", "daily"))
-        if data is None:
-            return None
-        before = len(self.errors)
-        single = daily = None
-        if "single" in data:
-            single = self.amount(data["single"], at(path, "single"), allow_zero=False)
-        if "daily" in data:
-            daily = self.amount(data["daily"], at(path, "daily"), allow_zero=False)
-        if single is not None and daily is not None and single > daily:
-            self.fail(
-                at(path, "single"),
-                f"single limit {format_yuan(single)} exceeds the daily limit {format_yuan(daily)}",
-            )
-        if len(self.errors) > before:
-            return None
-        return Limits(single=single, daily=daily)
 
     def accounts(self, value: object, path: str) -> tuple[Account, ...] | None:
         items = self.sequence(value, path, "accounts")

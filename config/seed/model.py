@@ -18,10 +18,73 @@ class BankInfo:
     business_date: dt.date | None = None  # None: today
 
 
+#: An enterprise operator's role in its e-banking (制单, 复核, 副主管, 主管).
+OPERATOR_ROLES = ("maker", "checker", "deputy", "supervisor")
+#: The roles that may approve an instruction; a maker only submits.
+APPROVER_ROLES = ("checker", "deputy", "supervisor")
+
+#: The levels of an approval flow, in order: each level lists the operator
+#: codes of which any one approves it.
+Levels: TypeAlias = tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalLimits:
+    """Limits on payments from the enterprise to individuals (公转私), in fen; None = no limit."""
+
+    single: int | None = None
+    daily: int | None = None
+    monthly: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    single: int | None = None  # fen; None = no limit
-    daily: int | None = None  # fen; None = no limit
+    """An enterprise's payment limits, in fen; None = no limit.
+
+    ``to_personal`` further limits the part of them paid to individuals.
+    """
+
+    single: int | None = None
+    daily: int | None = None
+    monthly: int | None = None
+    to_personal: PersonalLimits = field(default_factory=PersonalLimits)
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A person of the enterprise in its e-banking: a maker submits, the others approve."""
+
+    code: str  # 1-20 letters/digits, unique within the enterprise
+    name: str
+    role: str  # one of OPERATOR_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """Instructions of at most ``up_to`` fen (and above the band before) need these levels."""
+
+    up_to: int  # fen
+    levels: Levels
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """An account's transfer flow (转账流程): its bands by strictly increasing ``up_to``.
+
+    Above the last band an instruction needs the last band's levels, then one
+    of the enterprise's supervisors (:func:`core_sim.flows.levels_for`).
+    """
+
+    acno: str
+    bands: tuple[Band, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Directed:
+    """A directed account (定向汇款 / 封闭转账): it pays these payees and no others."""
+
+    acno: str
+    payees: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +105,23 @@ class Enterprise:
     users: tuple[str, ...]  # user_no of each direct-connect operator
     accounts: tuple[Account, ...]
     limits: Limits = field(default_factory=Limits)
+    operators: tuple[Operator, ...] = ()
+    flows: tuple[Flow, ...] = ()  # at most one per account; none: executes at once
+    collection_flow: Levels = ()  # for every batch collection (330010); (): executes at once
+    directed: tuple[Directed, ...] = ()  # at most one per account
+
+    def flow_for(self, acno: str) -> Flow | None:
+        """The transfer flow of account ``acno``, or None (its instructions need no approval)."""
+        return next((flow for flow in self.flows if flow.acno == acno), None)
+
+    def payees_for(self, acno: str) -> tuple[str, ...] | None:
+        """The only payees account ``acno`` may pay, or None when it is not directed."""
+        return next((entry.payees for entry in self.directed if entry.acno == acno), None)
+
+    @property
+    def supervisors(self) -> tuple[str, ...]:
+        """The codes of the supervisors, in seed order: the level above every flow's last band."""
+        return tuple(op.code for op in self.operators if op.role == "supervisor")
 
 
 @dataclass(frozen=True, slots=True)
