@@ -2,8 +2,8 @@
 docs/testing-with-directlink.md.
 
 With directlink installed (``pip install directlink``), the fixtures
-``directlink_bank``, ``directlink_client`` and ``erp`` are there without any
-import or conftest.py. Each test gets a fresh bank and client daemon; the
+``directlink_bank``, ``directlink_client``, ``erp``, ``bank_clock``,
+``bank_rules`` and ``bank_journal`` are there without any import or conftest.py. Each test gets a fresh bank and client daemon; the
 bank's ledger is checked when the test ends. This file runs in directlink's
 own CI (pyproject.toml lists docs/examples in ``testpaths``).
 """
@@ -44,6 +44,20 @@ def test_inter_bank_payment_settles_in_clearing(erp, directlink_bank):
     assert reply.ok and reply["tranStatus"] == "34", reply.info  # accepted, processing
     directlink_bank.clear()  # `directlink core clear`: a clearing run now
     assert erp.wait_status("ERP-P-0001")["stat"] == "1"  # 310204 until final
+
+
+def test_third_payment_of_the_day_is_returned(erp, bank_rules, bank_clock, bank_journal):
+    bank_clock.freeze()  # no clearing runs until the test says so
+    bank_rules.add(name="third-returns",
+                   when={"tr_code": "210224", "nth": 3},
+                   then={"action": "return", "message": "account closed"})
+    for n in range(3):
+        erp.payment(TREASURY, ZHANG_SAN_ICBC, "100.00", req_no=f"ERP-P-{n}")
+    bank_clock.advance("1d")  # past end of day: clearing settles or returns
+    assert erp.status("ERP-P-2")["stat"] == "2"  # returned
+    assert erp.status("ERP-P-1")["stat"] == "1"  # settled
+    bank_journal.assert_called(tr_code="210224", rule="third-returns", times=1)
+    bank_journal.assert_called(kind="end_of_day")
 
 
 def test_payroll_batch_inline(erp):
