@@ -30,6 +30,9 @@ clearing postings all draw from it. Each write transaction reads the sequence
 from ``meta`` when it begins (:meth:`Ledger.reload_counters`, under SQLite's
 writer lock) and writes it back in :meth:`Ledger.flush` before committing, so
 a committed serial is never handed out again, whichever process wrote last.
+
+The value types are in :mod:`core_sim.ledger_types`; writing many entries at
+once (a batch's items, a seed's opening balances) in :mod:`core_sim.ledger_bulk`.
 """
 
 from __future__ import annotations
@@ -37,85 +40,30 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from core_sim import clock, scenario
+from core_sim.ledger_bulk import BulkPosting
+from core_sim.ledger_types import (
+    AccountRow,
+    EnterpriseRow,
+    LedgerError,
+    Leg,
+    NewEntry,
+    hhmmss,
+    parse_ymd,
+    ymd,
+)
+
+__all__ = ["CLEARING_CURRENCY", "CLEARING_IN_TRANSIT", "OPENING_EQUITY_PREFIX", "AccountRow",
+           "EnterpriseRow", "Ledger", "LedgerError", "Leg", "NewEntry", "parse_ymd", "ymd"]
 
 CLEARING_IN_TRANSIT = "#CLEARING-IN-TRANSIT"
 OPENING_EQUITY_PREFIX = "#OPENING-EQUITY-"
 CLEARING_CURRENCY = "CNY"  # inter-bank payments clear in CNY only
 
 
-class LedgerError(RuntimeError):
-    """A broken invariant inside the core (a bug), never a customer's mistake."""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    id: int
-    kind: str
-    acno: str
-    bank_no: str
-    name: str
-    currency: str
-    corp_no: str | None
-    status: str
-    hold: int
-    balance: int
-    opened: str
-
-    @property
-    def available(self) -> int:
-        return self.balance - self.hold
-
-
-@dataclass(frozen=True, slots=True)
-class EnterpriseRow:
-    corp_no: str
-    name: str
-    single_limit: int | None
-    daily_limit: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    """One posting to be made: ``side`` is "D" or "C" on ``account_id``."""
-
-    account_id: int
-    side: str
-    amount: int
-    opp_acno: str = ""
-    opp_acname: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class NewEntry:
-    """One journal entry for :meth:`Ledger.post_many`."""
-
-    serial_no: str
-    kind: str
-    legs: Sequence[Leg]
-    summary: str = ""
-    instruction_id: int | None = None
-    clearing_run_id: int | None = None
-    item_seq: int | None = None
-
-
 _ACCOUNT_COLUMNS = "id, kind, acno, bank_no, name, currency, corp_no, status, hold, balance, opened"
-
-
-def ymd(day: date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def parse_ymd(text: str) -> date:
-    return datetime.strptime(text, "%Y%m%d").date()
-
-
-def _hhmmss(now: datetime) -> str:
-    """``now.strftime("%H%M%S")``, without strftime's cost."""
-    return f"{now.hour:02d}{now.minute:02d}{now.second:02d}"
 
 
 @functools.cache
@@ -135,7 +83,7 @@ def _posting_statements(legs: int) -> tuple[str, str]:
     return update, insert
 
 
-class Ledger:
+class Ledger(BulkPosting):
     """The books of one bank, over an open connection used by one thread at a time."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -381,7 +329,7 @@ class Ledger:
         entry_id = conn.execute(
             "INSERT INTO entries (serial_no, kind, biz_date, created_at, tr_time, summary,"
             " instruction_id, clearing_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (serial_no, kind, self._biz, now.isoformat(), _hhmmss(now), summary,
+            (serial_no, kind, self._biz, now.isoformat(), hhmmss(now), summary,
              instruction_id, clearing_run_id),
         ).lastrowid
         if self.effects is not None:
@@ -441,115 +389,3 @@ class Ledger:
             " RETURNING total",
             (*key, amount),
         ).fetchall()
-
-    # -- bulk posting -----------------------------------------------------------------
-
-    def post_many(self, entries: Sequence[NewEntry], now: datetime) -> None:
-        """Write many balanced entries at once: the bulk form of :meth:`post`.
-
-        The same rows as one :meth:`post` per entry, in order — each posting's
-        ``balance_after`` is its account's balance after the postings before
-        it — written with one ``executemany`` per table: entries, postings,
-        and one balance UPDATE per distinct account. Batches (a thousand items
-        a chunk) and seeds with many opening balances use it.
-        """
-        if not entries:
-            return
-        if self.effects is not None:
-            self.effects.extend((entry.serial_no, entry.kind, tuple(entry.legs))
-                                for entry in entries)
-        conn = self.conn
-        balances: dict[int, int] = {}
-        for entry in entries:
-            debits = credits = 0
-            for leg in entry.legs:
-                if leg.amount <= 0 or leg.side not in ("D", "C"):
-                    raise LedgerError(f"bad leg in entry {entry.serial_no}: {leg}")
-                if leg.side == "D":
-                    debits += leg.amount
-                else:
-                    credits += leg.amount
-                balances[leg.account_id] = 0
-            if len(entry.legs) < 2 or debits != credits:
-                raise LedgerError(
-                    f"unbalanced entry {entry.serial_no}: debits {debits}, credits {credits}")
-        self._read_balances(balances)
-        (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
-        created, tr_time, biz = now.isoformat(), _hhmmss(now), self._biz
-        entry_rows = []
-        posting_rows = []
-        for entry_id, entry in enumerate(entries, start=last_id + 1):
-            entry_rows.append((entry_id, entry.serial_no, entry.kind, biz, created, tr_time,
-                               entry.summary, entry.instruction_id, entry.clearing_run_id,
-                               entry.item_seq))
-            for leg in entry.legs:
-                balance = balances[leg.account_id] + (
-                    leg.amount if leg.side == "C" else -leg.amount)
-                balances[leg.account_id] = balance
-                posting_rows.append((entry_id, leg.account_id, leg.side, leg.amount, balance,
-                                     biz, leg.opp_acno, leg.opp_acname))
-        conn.executemany(
-            "INSERT INTO entries (id, serial_no, kind, biz_date, created_at, tr_time, summary,"
-            " instruction_id, clearing_run_id, item_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            entry_rows)
-        conn.executemany(
-            "INSERT INTO postings (entry_id, account_id, side, amount, balance_after, biz_date,"
-            " opp_acno, opp_acname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", posting_rows)
-        conn.executemany("UPDATE accounts SET balance = ? WHERE id = ?",
-                         [(balance, account_id) for account_id, balance in balances.items()])
-
-    def post_pairs(self, pairs: Sequence[tuple], *, kind: str, summary: str,
-                   instruction_id: int, now: datetime) -> None:
-        """Many two-leg entries at once, each ``amount`` from one account to another.
-
-        Each pair is ``(serial_no, debit_id, credit_id, amount, debit_opp_acno,
-        debit_opp_acname, credit_opp_acno, credit_opp_acname, item_seq)``: the
-        same rows as :meth:`post_many` of two-leg entries, without building an
-        entry object per item, which is most of the cost at a batch's scale.
-        """
-        if not pairs:
-            return
-        if self.effects is not None:
-            self.effects.append((None, kind, (len(pairs), sum(pair[3] for pair in pairs))))
-        conn = self.conn
-        balances: dict[int, int] = {}
-        for pair in pairs:
-            if pair[3] <= 0 or pair[1] == pair[2]:
-                raise LedgerError(f"bad entry {pair[0]}: {pair[3]} from {pair[1]} to {pair[2]}")
-            balances[pair[1]] = balances[pair[2]] = 0
-        self._read_balances(balances)
-        (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
-        created, tr_time, biz = now.isoformat(), _hhmmss(now), self._biz
-        entry_rows = []
-        posting_rows = []
-        entry_id = last_id
-        for serial_no, debit, credit, amount, d_acno, d_name, c_acno, c_name, seq in pairs:
-            entry_id += 1
-            entry_rows.append((entry_id, serial_no, kind, biz, created, tr_time, summary,
-                               instruction_id, seq))
-            debit_after = balances[debit] - amount
-            credit_after = balances[credit] + amount
-            balances[debit], balances[credit] = debit_after, credit_after
-            posting_rows.append((entry_id, debit, "D", amount, debit_after, biz, d_acno, d_name))
-            posting_rows.append((entry_id, credit, "C", amount, credit_after, biz, c_acno,
-                                 c_name))
-        conn.executemany(
-            "INSERT INTO entries (id, serial_no, kind, biz_date, created_at, tr_time, summary,"
-            " instruction_id, item_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows)
-        conn.executemany(
-            "INSERT INTO postings (entry_id, account_id, side, amount, balance_after, biz_date,"
-            " opp_acno, opp_acname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", posting_rows)
-        conn.executemany("UPDATE accounts SET balance = ? WHERE id = ?",
-                         [(balance, account_id) for account_id, balance in balances.items()])
-
-    def _read_balances(self, balances: dict[int, int]) -> None:
-        """Fill ``balances`` (account id -> anything) with the accounts' balances."""
-        ids = list(balances)
-        for start in range(0, len(ids), 900):  # within SQLite's bound on parameters
-            chunk = ids[start:start + 900]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT id, balance FROM accounts WHERE id IN ({marks})", chunk).fetchall()
-            if len(rows) != len(chunk):
-                raise LedgerError("posting to accounts that do not exist")
-            balances.update(rows)
