@@ -3,8 +3,9 @@ docs/testing-with-directlink.md.
 
 With directlink installed (``pip install directlink``), the fixtures
 ``directlink_bank``, ``directlink_client``, ``erp``, ``bank_clock``,
-``bank_rules`` and ``bank_journal`` are there without any import or conftest.py. Each test gets a fresh bank and client daemon; the
-bank's ledger is checked when the test ends. This file runs in directlink's
+``bank_rules`` and ``bank_journal`` are there without any import or
+conftest.py. Each test gets a fresh bank and client daemon; the bank's
+ledger is checked when the test ends. This file runs in directlink's
 own CI (pyproject.toml lists docs/examples in ``testpaths``).
 """
 
