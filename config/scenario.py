@@ -15,7 +15,7 @@ conditions hold fires; the others are not consulted::
           rcv_acno: "6222*"
           req_no: "ERP-*"
           amount: {min: "100.00", max: "5000.00"}   # yuan, both ends included
-          between: ["09:00", "11:30"]              # business time, both ends included
+          between: ["09:00", "11:30"]              # business time, to 11:30:59 included
           nth: 3                     # only the 3rd request of the business day that matches
         then:
           action: return
@@ -181,7 +181,7 @@ def scenario_from_data(document: Any, source: str = "<data>") -> Scenario:
 
 def _rule(checker: Checker, value: object, path: str, index: int) -> Rule | None:
     data = checker.mapping(value, path, ("then",), ("name", "when", "probability", "times"))
-    if data is None:
+    if data is None or "then" not in data:
         return None
     errors = len(checker.errors)
     name = data.get("name", f"rule-{index + 1}")
@@ -250,7 +250,10 @@ def _when(checker: Checker, value: object, path: str) -> When | None:
             checker.fail(at(path, "between"),
                          f'expected two times such as ["09:00", "11:30"], got {show(window)}')
         else:
-            start, end = (time.fromisoformat(t).isoformat() for t in window)
+            # Both ends included: "11:30" runs to the end of that minute.
+            start = time.fromisoformat(window[0]).isoformat()
+            end = time.fromisoformat(window[1] if window[1].count(":") == 2
+                                     else f"{window[1]}:59").isoformat()
             if start > end:
                 checker.fail(at(path, "between"), "the window ends before it starts")
             between = (start, end)
@@ -266,7 +269,7 @@ def _when(checker: Checker, value: object, path: str) -> When | None:
 
 def _then(checker: Checker, value: object, path: str) -> Then | None:
     data = checker.mapping(value, path, ("action",), _THEN_KEYS[1:])
-    if data is None:
+    if data is None or "action" not in data:
         return None
     errors = len(checker.errors)
     action = checker.choice(data["action"], at(path, "action"), ACTIONS)

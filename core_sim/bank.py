@@ -212,8 +212,13 @@ class Bank:
             ledger.effects = None
         return reply
 
-    def _fire(self, request: Request) -> scenario.Fired | None:
-        """The scenario rule that fires for ``request`` (noted for its answer), if any."""
+    def _fire(self, request: Request, *, accepted: bool = False) -> scenario.Fired | None:
+        """The scenario rule that fires for ``request`` (noted for its answer), if any.
+
+        Rules that change how a payment clears (hold, return, return after
+        settlement) are asked only once the bank has ``accepted`` it; the
+        others before it is executed.
+        """
         ledger = self._ledger
         if not ledger.rules:
             return None
@@ -226,9 +231,11 @@ class Bank:
             str(fields.get("pay_acno") or fields.get("acno") or ""),
             str(fields.get("rcv_acno") or ""),
             amt if isinstance(amt, int) and not isinstance(amt, bool) else None,
-            inter_bank=inter_bank)
-        self._fired = ledger.rules.fire(self._conn, subject, self.now(), ledger.biz)
-        return self._fired
+            inter_bank=inter_bank, accepted=accepted)
+        fired = ledger.rules.fire(self._conn, subject, self.now(), ledger.biz)
+        if fired is not None:
+            self._fired = fired
+        return fired
 
     def _execute_request(self, request: Request, *, guarded: bool) -> Reply:
         reader = _READERS.get(request.tr_code)
@@ -293,7 +300,8 @@ class Bank:
         if fired is not None and fired.then.action == "refuse":
             return transfers.refuse(self._ledger, request, request_digest, _rule_refusal(fired),
                                     self.now())
-        return transfers.execute(self._ledger, request, request_digest, self.now(), fired)
+        return transfers.execute(self._ledger, request, request_digest, self.now(),
+                                 lambda: self._fire(request, accepted=True))
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -414,8 +422,20 @@ class Bank:
             target = self.now() + span
             self._check_move(target)
             self._ledger.set_clock(self._moved(setting, target))
+            # The days crossed close first (their entries stamped within them); the
+            # cycle then runs at the new time, on the new business date.
+            days = self._catch_up()
             if span:
                 self._clear(force_batch=False)
+            return self._clock_changed(days)
+
+        return self._in_transaction(work)
+
+    def freeze_clock(self) -> ClockReading:
+        """Stop the business clock at the time it shows now."""
+
+        def work() -> ClockReading:
+            self._ledger.set_clock(clock.frozen_at(self.now()))
             return self._clock_changed(self._catch_up())
 
         return self._in_transaction(work)
@@ -441,7 +461,8 @@ class Bank:
                              f" the clock cannot go back to {target.isoformat(sep=' ')}")
         setting = self._ledger.clock_setting
         if setting.is_set and target < setting.now(self._system_clock).replace(microsecond=0):
-            raise ClockError(f"the clock already shows {self.now().isoformat(sep=' ')}:"
+            shown = self.now().replace(microsecond=0).isoformat(sep=" ")
+            raise ClockError(f"the clock already shows {shown}:"
                              f" it cannot go back to {target.isoformat(sep=' ')}")
         if (target.date() - business_date).days > MAX_DAYS_AHEAD:
             raise ClockError(f"{target.date().isoformat()} is more than {MAX_DAYS_AHEAD} days"

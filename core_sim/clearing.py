@@ -126,7 +126,9 @@ def run(ledger: Ledger, policy: ClearingPolicy, *, force_batch: bool, now: datet
             continue  # a batch's other-bank items are settled below, item by item
         rule = ruled.get(payment.id)
         if rule is not None and rule.action in ("hold", "return"):
-            if not rule.is_due(now):
+            # A returned payment goes back at the clearing it would have settled in.
+            in_its_run = rule.action == "hold" or batch or payment.urgent
+            if not rule.is_due(now) or not in_its_run:
                 pending += 1
                 continue
             scenario.done(conn, payment.id)

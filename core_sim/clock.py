@@ -127,13 +127,13 @@ def _whole_seconds(moment: datetime) -> datetime:
 
 # -- parsing what people type ----------------------------------------------------------
 
-_DURATION = re.compile(r"(?P<n>[0-9]+)(?P<unit>d|h|m|s|ms)")
+_DURATION = re.compile(r"(?P<n>[0-9]+)(?P<unit>ms|d|h|m|s)")
 _UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
           "s": timedelta(seconds=1), "ms": timedelta(milliseconds=1)}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``"1d"``, ``"2h30m"``, ``"90s"``, ``"1d12h"``: a non-negative span of business time."""
+    """``"1d"``, ``"2h30m"``, ``"90s"``, ``"500ms"``: a non-negative span of business time."""
     stripped = text.strip().replace(" ", "")
     if not stripped:
         raise ClockError("empty duration: expected e.g. 1d, 2h30m, 90s")

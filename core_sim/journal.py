@@ -22,9 +22,13 @@ committed them, each with ``kind`` and ``at`` (the business time):
 ``end_of_day``
     ``business_date``: the date the bank moved to.
 ``clock``
-    ``mode`` and ``now`` after the clock was set, advanced or released.
+    ``mode`` after the clock was set, advanced or released (the new time is ``at``).
+``rules``
+    ``names``: the scenario rules loaded, in order.
 ``batch_run``
-    ``batch_id``, ``executed`` items of a chunk, ``finished``.
+    ``batch_id``, ``executed`` items of a chunk, ``finished``. Items a rule
+    failed (``fail_item``) show in the rule's counts and the items' results,
+    not here.
 
 Lines are appended after the transaction they describe committed, so the
 journal never shows what did not happen; a crash between a COMMIT and its

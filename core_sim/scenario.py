@@ -52,6 +52,7 @@ class Subject:
     amt: int | None = None
     item: bool = False  # an item of a batch (only fail_item applies)
     inter_bank: bool = False  # a payment to another bank (return, return_after_settle)
+    accepted: bool = False  # a transfer the bank accepted: only now may it be held or returned
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +167,9 @@ def _applies(rule: Rule, subject: Subject) -> bool:
     if subject.item:
         return action == "fail_item"
     if action in _REQUEST_ACTIONS:
-        return True
-    if action not in TRANSFER_ACTIONS or subject.tr_code not in _TRANSFER_CODES:
+        return not subject.accepted
+    if (not subject.accepted or action not in TRANSFER_ACTIONS
+            or subject.tr_code not in _TRANSFER_CODES):
         return False
     return action == "hold" or subject.inter_bank
 

@@ -27,7 +27,7 @@ its own code and a message naming the field, account or amount:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,10 +57,11 @@ class _Plan:
 
 
 def execute(ledger: Ledger, request: Request, request_digest: bytes, now: datetime,
-            fired: scenario.Fired | None = None) -> Reply:
+            rule: Callable[[], scenario.Fired | None] | None = None) -> Reply:
     """Refuse or execute a new instruction, and record it (with its reply) either way.
 
-    ``fired``: a scenario rule that fired for it. ``hold`` sends even a
+    ``rule``: asks the scenario rules, once the instruction is accepted, for
+    one that changes how it clears. ``hold`` sends even a
     same-bank transfer through clearing in transit (processing until the
     rule's time is up); ``return`` and ``return_after_settle`` leave the
     payment to clearing as usual, where the rule acts (:mod:`core_sim.clearing`).
@@ -71,6 +72,7 @@ def execute(ledger: Ledger, request: Request, request_digest: bytes, now: dateti
     except Refused as refusal:
         return refuse(ledger, request, request_digest, refusal, now)
 
+    fired = rule() if rule is not None else None
     serial_no = ledger.next_serial()
     payer, payee = plan.payer, plan.payee
     held = fired is not None and fired.then.action == "hold"

@@ -63,7 +63,7 @@ class BankClock(_OnLedger):
 
     def freeze(self) -> ClockReading:
         """Stop the clock where it is now."""
-        return self._run(lambda bank: bank.set_clock(bank.now()))
+        return self._run(lambda bank: bank.freeze_clock())
 
     def advance(self, span: str | timedelta | None = None, *, days: int = 0, hours: int = 0,
                 minutes: int = 0, seconds: int = 0) -> ClockReading:
