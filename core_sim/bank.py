@@ -48,7 +48,7 @@ from core_sim.bank_clock import MAX_DAYS_AHEAD, BusinessDay, ClockReading
 from core_sim.clearing import ClearingPolicy, ClearingReport
 from core_sim.clock import ClockError, china_time
 from core_sim.journal import Journal, summarize_fields
-from core_sim.ledger import Ledger, Leg
+from core_sim.ledger import Ledger
 from core_sim.transaction import Refused, Reply, Request
 from protocol import codes
 
@@ -58,6 +58,7 @@ __all__ = ["MAX_DAYS_AHEAD", "Bank", "ClearingPolicy", "ClearingReport", "ClockE
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
 
 class Bank(BusinessDay):
     """The bank core over one database file. Use :meth:`open`; one thread at a time."""
@@ -316,18 +317,17 @@ class Bank(BusinessDay):
         A ``scheduled`` run (the core's periodic cycle) does nothing while the
         business clock is frozen, and returns None: no time passes.
         """
-        if scheduled and self._ledger.clock_setting.mode == clock.FROZEN:
-            # Read again under the write lock: another process may have changed it.
-            return self._in_transaction(
-                lambda: None if self._ledger.clock_setting.mode == clock.FROZEN
-                else self._clear(force_batch))
-        return self._in_transaction(lambda: self._clear(force_batch))
+        # The setting is read in the transaction: another process may have just changed it.
+        return self._in_transaction(
+            lambda: None if scheduled and self._ledger.clock_setting.mode == clock.FROZEN
+            else self._clear(force_batch))
 
     def _clear(self, force_batch: bool, now: datetime | None = None) -> ClearingReport:
+        now = now or self.now()
         report = clearing.run(self._ledger, self.clearing_policy, force_batch=force_batch,
-                              now=now or self.now())
+                              now=now)
         if self._journal is not None and (report.payments or report.batches):
-            self._note("clearing", run_no=report.run_no, batch=report.batch, payments=[
+            self._note("clearing", at=now, run_no=report.run_no, batch=report.batch, payments=[
                 {"corp_no": p.corp_no, "req_no": p.req_no, "amt": p.amt, "outcome": p.outcome,
                  "reason": p.reason} for p in report.payments],
                 batches=[str(b) for b in report.batches])
@@ -352,14 +352,14 @@ class Bank(BusinessDay):
 
     # -- the journal -----------------------------------------------------------------------
 
-    def _note(self, kind: str, **fields: object) -> None:
+    def _note(self, kind: str, *, at: datetime | None = None, **fields: object) -> None:
+        """A journal line for after the COMMIT; ``at``: the business time it happened."""
         if self._journal is not None:
-            self._events.append({"kind": kind, "at": self.now().isoformat(), **fields})
+            self._events.append({"kind": kind, "at": (at or self.now()).isoformat(), **fields})
 
     def _request_event(self, request: Request, reply: Reply, effects: list) -> dict:
-        accounts = self._acnos({leg.account_id for _, _, legs in effects
-                                if isinstance(legs, tuple) and legs and isinstance(legs[0], Leg)
-                                for leg in legs})
+        accounts = self._acnos({leg.account_id for serial_no, _, legs in effects
+                                if serial_no is not None for leg in legs})
         effect = []
         for serial_no, kind, legs in effects:
             if serial_no is None:  # a batch's items, posted together

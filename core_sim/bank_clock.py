@@ -54,7 +54,7 @@ class BusinessDay:
     def _close_day(self, now: datetime) -> None:
         self._clear(force_batch=True, now=now)
         self._ledger.advance_business_date(self._ledger.business_date + timedelta(days=1))
-        self._note("end_of_day", business_date=self._ledger.business_date.isoformat())
+        self._note("end_of_day", at=now, business_date=self._ledger.business_date.isoformat())
 
     def _catch_up(self) -> int:
         """Close every business day the set clock has left behind; return how many."""
@@ -93,7 +93,7 @@ class BusinessDay:
         return self._in_transaction(work)
 
     def advance_clock(self, span: timedelta) -> ClockReading:
-        """Move the business clock forward by ``span``: one clearing cycle, then days crossed.
+        """Move the business clock forward by ``span``: the days crossed close, then one cycle.
 
         A clock that follows the machine is frozen at its time plus ``span``;
         a frozen one stays frozen, a running one keeps running.

@@ -53,9 +53,7 @@ class Journal:
     """Appends events to a JSON-lines file (created 0600)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            create_private(self.path)
+        self.path = create_private(Path(path))
         # O_APPEND: lines from several processes (the core, `core clock`) never overlap.
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 

@@ -66,11 +66,11 @@ def execute(ledger: Ledger, request: Request, request_digest: bytes, now: dateti
     rule's time is up); ``return`` and ``return_after_settle`` leave the
     payment to clearing as usual, where the rule acts (:mod:`core_sim.clearing`).
     """
-    described = describe(request.tr_code, request.fields)
     try:
         plan = _plan(ledger, request)
     except Refused as refusal:
         return refuse(ledger, request, request_digest, refusal, now)
+    described = describe(request.tr_code, request.fields)
 
     fired = rule() if rule is not None else None
     serial_no = ledger.next_serial()

@@ -226,7 +226,7 @@ def test_core_clock_and_core_rules_change_a_running_core(erp, directlink_bank, b
     advanced = run_cli("core", "clock", "advance", "1d2h", "--home", home)
     assert advanced.stdout.splitlines() == ["business time 2026-12-02 11:00:00 (frozen)",
                                             "business date 2026-12-02",
-                                            "end of day run 1 time"]
+                                            "closed 1 business day"]
     assert run_cli("core", "rules", "clear", "--home", home).stdout.strip() == "rules cleared"
     reply = erp.transfer(TREASURY, PAYROLL, "1.00", req_no="CLI-3")
     assert reply.ok and reply.serial_no.startswith("20261202"), reply
@@ -284,8 +284,9 @@ def test_same_seed_rules_and_requests_give_the_same_journal(directlink_factory):
     assert [e["kind"] for e in one].count("request") == 19
     assert [e["kind"] for e in one].count("clearing") == 1
     assert one == two
+    # The end of day's clearing is stamped with the last second of the day it closes.
     assert {e["at"] for e in one} == {"2026-12-01T09:30:00", "2026-12-01T10:00:00",
-                                      "2026-12-02T00:00:00"}
+                                      "2026-12-01T23:59:59"}
     refused = [e["req_no"] for e in one if e.get("rule") == "coin"]
     assert 0 < len(refused) < 12
     assert all(e["reply"]["ret_code"] == ("E008" if e["req_no"] in refused else "0000")
