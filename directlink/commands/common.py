@@ -27,6 +27,24 @@ def home_option(func):
     )(func)
 
 
+def nested_home_option(func):
+    """``--home DIR`` for a group and each of its subcommands: ``core clock --home D show``
+    and ``core clock show --home D`` alike. The subcommand's wins, then the group's,
+    then $DIRECTLINK_HOME or ./directlink-home."""
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+        if value is not None:
+            return value
+        if ctx.parent is not None and isinstance(ctx.parent.params.get("home"), Path):
+            return ctx.parent.params["home"]
+        return Path(os.environ.get(HOME_ENV, DEFAULT_HOME))
+
+    return click.option(
+        "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+        callback=resolve, help=f"The directlink home directory (default: ${HOME_ENV} or"
+        f" ./{DEFAULT_HOME}).")(func)
+
+
 def config_option(func):
     """``--config FILE`` (default: HOME/etc/directlink.ini)."""
     return click.option(
@@ -97,6 +115,7 @@ def fail(exc: Exception) -> click.ClickException:
 
 
 __all__ = ["PASSWORD_HOW", "ClickException", "ConfigError", "SetupError", "can_prompt",
-           "config_option", "confirm", "fail", "home_option", "load_client_config", "plural",
+           "config_option", "confirm", "fail", "home_option", "load_client_config",
+           "nested_home_option", "plural",
            "prompt_secret"]
 ClickException = click.ClickException

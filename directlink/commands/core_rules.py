@@ -9,42 +9,31 @@ running core applies new rules from its next request on.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from config.errors import ConfigError
 from config.scenario import Scenario, parse_scenario
-from directlink.commands.common import DEFAULT_HOME, HOME_ENV, plural
+from directlink.commands.common import nested_home_option, plural
 from directlink.commands.core import open_bank, require_bank
 from protocol.money import format_yuan
 
-_home_option = click.option(
-    "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help=f"The directlink home directory (default: ${HOME_ENV} or ./{DEFAULT_HOME}).")
-
-
-def _home(ctx: click.Context, home: Path | None) -> Path:
-    return home or ctx.obj or Path(os.environ.get(HOME_ENV, DEFAULT_HOME))
-
 
 @click.group("rules", invoke_without_command=True)
-@_home_option
+@nested_home_option
 @click.pass_context
-def rules(ctx: click.Context, home: Path | None) -> None:
+def rules(ctx: click.Context, home: Path) -> None:
     """Scenario rules: make the bank delay, refuse, drop or return on purpose."""
-    ctx.obj = home
     if ctx.invoked_subcommand is None:
-        ctx.invoke(list_rules)
+        ctx.invoke(list_rules, home=home)
 
 
 @rules.command("list")
-@_home_option
-@click.pass_context
-def list_rules(ctx: click.Context, home: Path | None = None) -> None:
+@nested_home_option
+def list_rules(home: Path) -> None:
     """The rules in force, in order, with how often each matched and fired."""
-    bank, _ = open_bank(require_bank(_home(ctx, home)), None)
+    bank, _ = open_bank(require_bank(home), None)
     try:
         scenario, counts = bank.rules()
     finally:
@@ -62,24 +51,22 @@ def list_rules(ctx: click.Context, home: Path | None = None) -> None:
 
 @rules.command()
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@_home_option
-@click.pass_context
-def load(ctx: click.Context, file: Path, home: Path | None) -> None:
+@nested_home_option
+def load(file: Path, home: Path) -> None:
     """Replace the rules with those in FILE (YAML); counts start again."""
     try:
         scenario = parse_scenario(file.read_text(encoding="utf-8"), str(file))
     except (ConfigError, UnicodeDecodeError) as exc:
         raise click.ClickException(str(exc)) from None
-    _store(_home(ctx, home), scenario)
+    _store(home, scenario)
     click.echo(f"loaded {plural(len(scenario.rules), 'rule')} from {file}")
 
 
 @rules.command()
-@_home_option
-@click.pass_context
-def clear(ctx: click.Context, home: Path | None) -> None:
+@nested_home_option
+def clear(home: Path) -> None:
     """Remove every rule: the bank behaves as usual again."""
-    _store(_home(ctx, home), Scenario())
+    _store(home, Scenario())
     click.echo("rules cleared")
 
 
