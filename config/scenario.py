@@ -55,6 +55,7 @@ from typing import Any
 
 import yaml
 
+from config.durations import DurationError, parse_duration
 from config.errors import ConfigError
 from config.seed.checks import Checker, at, kind, show
 
@@ -65,7 +66,6 @@ TRANSFER_ACTIONS = ("hold", "return", "return_after_settle")
 MAX_DELAY_MS = 60_000
 _CODE = re.compile(r"[A-Z][0-9]{3}")
 _TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")
-_DURATION = re.compile(r"(?:[0-9]+(?:d|h|m|s))+")
 _PATTERN_CHARS = re.compile(r"[0-9A-Za-z*?_.-]+")
 
 _WHEN_KEYS = ("tr_code", "corp_no", "pay_acno", "rcv_acno", "req_no", "amount", "between",
@@ -298,17 +298,16 @@ def _then(checker: Checker, value: object, path: str) -> Then | None:
         checker.fail(at(path, "settle"), f"expected true or false, got {kind(settle)}")
     after = data.get("after", "0s")
     seconds = 0
-    if not isinstance(after, str) or not _DURATION.fullmatch(after):
-        checker.fail(at(path, "after"), f"expected a duration such as 10m or 1h30m,"
-                                        f" got {show(after)}")
+    try:
+        span = parse_duration(after) if isinstance(after, str) else None
+    except DurationError:
+        span = None
+    if span is None or span % timedelta(seconds=1):
+        checker.fail(at(path, "after"), f"expected a duration in whole seconds such as 10m or"
+                                        f" 1h30m, got {show(after)}")
     else:
-        seconds = int(_duration(after).total_seconds())
+        seconds = int(span.total_seconds())
     if len(checker.errors) > errors or action is None:
         return None
     return Then(action, ms if action == "delay" else 0, code, message, settle, seconds)
 
-
-def _duration(text: str) -> timedelta:
-    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    return timedelta(seconds=sum(int(n) * units[u]
-                                 for n, u in re.findall(r"([0-9]+)([dhms])", text)))

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from config import durations
 from protocol.security import CST
 
 SYSTEM = "system"
@@ -127,25 +128,13 @@ def _whole_seconds(moment: datetime) -> datetime:
 
 # -- parsing what people type ----------------------------------------------------------
 
-_DURATION = re.compile(r"(?P<n>[0-9]+)(?P<unit>ms|d|h|m|s)")
-_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
-          "s": timedelta(seconds=1), "ms": timedelta(milliseconds=1)}
-
-
 def parse_duration(text: str) -> timedelta:
-    """``"1d"``, ``"2h30m"``, ``"90s"``, ``"500ms"``: a non-negative span of business time."""
-    stripped = text.strip().replace(" ", "")
-    if not stripped:
-        raise ClockError("empty duration: expected e.g. 1d, 2h30m, 90s")
-    total, position = timedelta(), 0
-    for match in _DURATION.finditer(stripped):
-        if match.start() != position:
-            break
-        total += int(match["n"]) * _UNITS[match["unit"]]
-        position = match.end()
-    if position != len(stripped):
-        raise ClockError(f"not a duration: {text!r} (expected e.g. 1d, 2h30m, 90s)")
-    return total
+    """``"1d"``, ``"2h30m"``, ``"90s"``, ``"500ms"``: a span of business time
+    (:func:`config.durations.parse_duration`, refused with a :class:`ClockError`)."""
+    try:
+        return durations.parse_duration(text)
+    except durations.DurationError as exc:
+        raise ClockError(str(exc)) from None
 
 
 def parse_moment(text: str) -> datetime:
