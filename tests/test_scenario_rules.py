@@ -169,7 +169,7 @@ BAD_DOCUMENTS = [
     (one_rule(action="delay", ms=5, code="E008"),
      "rules[0].then.code", "not used by action 'delay' (it takes ms)"),
     (one_rule(action="hold", after="10"),
-     "rules[0].then.after", "expected a duration such as 10m or 1h30m, got '10'"),
+     "rules[0].then.after", "expected a duration in whole seconds such as 10m or 1h30m, got '10'"),
     (one_rule(action="hold", settle="no"),
      "rules[0].then.settle", "expected true or false, got the string 'no'"),
     (one_rule(action="refuse", message="x" * 61),
@@ -809,3 +809,39 @@ def test_the_journal_notes_each_rule_load(bank, db):
     bank.load_rules(Scenario())
     loads = [(e["at"], e["names"]) for e in journal(db, "rules")]
     assert loads == [("2026-12-01T09:00:00", ["a", "b"]), ("2026-12-01T09:00:00", [])]
+
+
+# -- the test fixture's rules (directlink.testing.controls.BankRules) ---------------------------
+
+
+@pytest.fixture
+def bank_rules(tmp_path):
+    from core_sim.home import CoreHome
+    from directlink.testing.controls import BankRules
+
+    home = CoreHome(tmp_path / "home")
+    home.dir.mkdir(parents=True)
+    open_bank(home.ledger).close()
+    return BankRules(home)
+
+
+def test_add_appends_to_the_rules_in_force_however_they_were_loaded(bank_rules):
+    bank_rules.load("seed: 9\nrules:\n  - name: from-yaml\n    then: {action: unknown}\n")
+    scenario = bank_rules.add(when={"tr_code": "310101"}, then={"action": "delay", "ms": 5})
+    assert [rule.name for rule in scenario.rules] == ["from-yaml", "rule-2"]
+    assert scenario.seed == 9
+    assert bank_rules.scenario() == scenario
+    bank_rules.clear()
+    assert bank_rules.scenario().rules == ()
+
+
+def test_add_refuses_a_taken_name_and_bad_rules_at_their_place(bank_rules):
+    bank_rules.add(name="one", then={"action": "unknown"})
+    with pytest.raises(ConfigError) as taken:
+        bank_rules.add(name="one", then={"action": "refuse"})
+    assert (taken.value.path, taken.value.reason) == (
+        "rules[1].name", "name 'one' is used by an earlier rule")
+    with pytest.raises(ConfigError) as bad:
+        bank_rules.add(then={"action": "delay", "ms": 0})
+    assert bad.value.path == "rules[1].then.ms"
+    assert [rule.name for rule in bank_rules.scenario().rules] == ["one"]

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from config.errors import ConfigError
 from config.scenario import Scenario, parse_scenario, scenario_from_data
 from core_sim.bank import Bank as Ledger
 from core_sim.bank import ClockReading
@@ -85,48 +86,52 @@ class BankRules(_OnLedger):
     """The bank's scenario rules (:mod:`config.scenario`), changed while it runs.
 
     ``load`` replaces them (YAML text, a path, or the same structure as
-    Python data); ``add`` appends one rule to those this object loaded.
-    Loading starts every rule's counts again.
+    Python data); ``add`` appends one rule to those in force, whoever loaded
+    them. Every change starts the rules' counts again.
     """
-
-    def __init__(self, home: CoreHome) -> None:
-        super().__init__(home)
-        self._rules: list[Mapping[str, Any]] = []
-        self._seed = 0
 
     def load(self, rules: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any]
              ) -> Scenario:
         if isinstance(rules, os.PathLike):
             scenario = parse_scenario(Path(rules).read_text(encoding="utf-8"), os.fspath(rules))
-            self._rules, self._seed = [], scenario.seed
         elif isinstance(rules, str):
             scenario = parse_scenario(rules)
-            self._rules, self._seed = [], scenario.seed
         else:
-            data = {"rules": list(rules)} if not isinstance(rules, Mapping) else dict(rules)
-            scenario = scenario_from_data(data)
-            self._rules, self._seed = list(data.get("rules") or []), scenario.seed
+            data = dict(rules) if isinstance(rules, Mapping) else {"rules": list(rules)}
+            scenario = scenario_from_data(_plain(data))
         self._store(scenario)
         return scenario
 
     def add(self, *, then: Mapping[str, Any], when: Mapping[str, Any] | None = None,
             name: str | None = None, probability: float | None = None,
             times: int | None = None) -> Scenario:
-        """Append one rule (``then={"action": "refuse", "code": "E008"}``...) and load them all."""
-        rule: dict[str, Any] = {"then": dict(then)}
-        for key, value in (("when", when), ("name", name), ("probability", probability),
-                           ("times", times)):
+        """Append one rule (``then={"action": "refuse", "code": "E008"}``...) to those in force."""
+        current = self.scenario()
+        position = len(current.rules)
+        rule: dict[str, Any] = {"then": dict(then),
+                                "name": name or f"rule-{position + 1}"}
+        for key, value in (("when", when), ("probability", probability), ("times", times)):
             if value is not None:
                 rule[key] = dict(value) if key == "when" else value
-        rules = [*self._rules, _plain(rule)]
-        scenario = scenario_from_data({"seed": self._seed, "rules": rules})
-        self._rules = rules
+        try:
+            (added,) = scenario_from_data({"rules": [_plain(rule)]}).rules
+        except ConfigError as exc:  # its paths as if the rule were in place
+            raise ConfigError.collect([
+                ConfigError(error.source, error.path.replace("rules[0]", f"rules[{position}]", 1),
+                            error.reason) for error in exc.errors]) from None
+        if any(existing.name == added.name for existing in current.rules):
+            raise ConfigError("<data>", f"rules[{position}].name",
+                              f"name {added.name!r} is used by an earlier rule")
+        scenario = Scenario((*current.rules, added), current.seed)
         self._store(scenario)
         return scenario
 
     def clear(self) -> None:
-        self._rules = []
         self._store(Scenario())
+
+    def scenario(self) -> Scenario:
+        """The rules in force."""
+        return self._run(lambda bank: bank.rules()[0])
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """Each rule's (matched, fired) so far."""
