@@ -19,7 +19,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DDL = """
 CREATE TABLE meta (
@@ -31,7 +31,11 @@ CREATE TABLE enterprises (
     corp_no      TEXT PRIMARY KEY,
     name         TEXT NOT NULL,
     single_limit INTEGER CHECK (single_limit IS NULL OR single_limit > 0),
-    daily_limit  INTEGER CHECK (daily_limit IS NULL OR daily_limit > 0)
+    daily_limit  INTEGER CHECK (daily_limit IS NULL OR daily_limit > 0),
+    monthly_limit    INTEGER CHECK (monthly_limit IS NULL OR monthly_limit > 0),
+    personal_single  INTEGER CHECK (personal_single IS NULL OR personal_single > 0),
+    personal_daily   INTEGER CHECK (personal_daily IS NULL OR personal_daily > 0),
+    personal_monthly INTEGER CHECK (personal_monthly IS NULL OR personal_monthly > 0)
 ) WITHOUT ROWID;
 
 CREATE TABLE operators (
@@ -78,8 +82,11 @@ CREATE TABLE instructions (
     digest      BLOB NOT NULL,
     route       TEXT CHECK (route IN ('same_bank', 'inter_bank')),
     urgent      INTEGER NOT NULL DEFAULT 0,
+    -- awaiting: held for the enterprise's approvals (core_sim.authorization);
+    -- cancelled (rejected) and expired ones moved nothing.
     status      TEXT NOT NULL
-                CHECK (status IN ('processing', 'success', 'failed', 'suspicious')),
+                CHECK (status IN ('processing', 'success', 'failed', 'suspicious',
+                                  'awaiting', 'cancelled', 'expired')),
     serial_no   TEXT NOT NULL DEFAULT '',
     pay_acno    TEXT NOT NULL DEFAULT '',
     pay_bank_no TEXT NOT NULL DEFAULT '',
@@ -198,7 +205,8 @@ CREATE TABLE batches (
     declared_amt   INTEGER NOT NULL,
     header_digest  BLOB NOT NULL,
     state          TEXT NOT NULL
-                   CHECK (state IN ('receiving', 'processing', 'finished', 'refused')),
+                   CHECK (state IN ('receiving', 'awaiting', 'processing', 'finished',
+                                    'refused', 'cancelled')),
     segments       INTEGER NOT NULL DEFAULT 0,
     items          INTEGER NOT NULL DEFAULT 0,
     items_amt      INTEGER NOT NULL DEFAULT 0,
@@ -277,6 +285,107 @@ CREATE TABLE scenario_pending (
 """
 
 
+# An enterprise's controls (core_sim.controls, core_sim.authorization): its
+# e-banking operators and their enrolled keys, its approval flows (a flow is
+# never edited: deleted and added), its directed accounts' payees, the
+# authorizations of the instructions that wait, the decisions taken on them,
+# the usage that monthly and corp-to-personal limits count, and the audit log.
+DDL_CONTROLS = """
+CREATE TABLE ebank_operators (
+    corp_no    TEXT NOT NULL REFERENCES enterprises (corp_no),
+    code       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('maker', 'checker', 'deputy', 'supervisor')),
+    status     TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'removed')),
+    public_key BLOB,
+    key_id     TEXT,
+    key_status TEXT NOT NULL DEFAULT 'none' CHECK (key_status IN ('none', 'enrolled', 'revoked')),
+    changed_at TEXT NOT NULL,
+    PRIMARY KEY (corp_no, code)
+) WITHOUT ROWID;
+
+-- kind: transfer (per account, bands by amount) or collection (every 330010 of
+-- the enterprise; acno ''). spec: JSON, the bands or the levels.
+CREATE TABLE flows (
+    id         INTEGER PRIMARY KEY,
+    corp_no    TEXT NOT NULL REFERENCES enterprises (corp_no),
+    kind       TEXT NOT NULL CHECK (kind IN ('transfer', 'collection')),
+    acno       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    status     TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deleted')),
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE UNIQUE INDEX flows_in_force ON flows (corp_no, kind, acno) WHERE status = 'active';
+
+CREATE TABLE directed_payees (
+    corp_no    TEXT NOT NULL REFERENCES enterprises (corp_no),
+    acno       TEXT NOT NULL,
+    payee_acno TEXT NOT NULL,
+    PRIMARY KEY (acno, payee_acno)
+) WITHOUT ROWID;
+
+-- One row per instruction that needed approvals. levels: JSON list of lists
+-- of operator codes; approvers: JSON list, one per approved level.
+CREATE TABLE authorizations (
+    instruction_id INTEGER PRIMARY KEY REFERENCES instructions (id),
+    corp_no        TEXT NOT NULL,
+    flow_id        INTEGER REFERENCES flows (id),
+    maker          TEXT NOT NULL,
+    levels         TEXT NOT NULL,
+    approvers      TEXT NOT NULL DEFAULT '[]',
+    state          TEXT NOT NULL
+                   CHECK (state IN ('awaiting', 'authorized', 'rejected', 'expired', 'cancelled')),
+    closed_by      TEXT NOT NULL DEFAULT '',
+    biz_date       TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+);
+CREATE INDEX authorizations_awaiting ON authorizations (corp_no, instruction_id)
+    WHERE state = 'awaiting';
+
+-- Each signed decision (210230), exactly once by its own (corp_no, req_no).
+CREATE TABLE approval_decisions (
+    id             INTEGER PRIMARY KEY,
+    corp_no        TEXT NOT NULL,
+    req_no         TEXT NOT NULL,
+    digest         BLOB NOT NULL,
+    instruction_id INTEGER REFERENCES instructions (id),
+    operator       TEXT NOT NULL,
+    decision       TEXT NOT NULL,
+    level          INTEGER,
+    signature      BLOB NOT NULL,
+    ret_code       TEXT NOT NULL,
+    reply          TEXT NOT NULL,
+    at             TEXT NOT NULL,
+    UNIQUE (corp_no, req_no)
+);
+
+-- What monthly and corp-to-personal limits count: executed (accepted) amounts
+-- per enterprise and period; period 'YYYY-MM' (month) or 'YYYY-MM-DD' (day).
+CREATE TABLE limit_usage (
+    corp_no TEXT NOT NULL,
+    scope   TEXT NOT NULL CHECK (scope IN ('all', 'personal')),
+    period  TEXT NOT NULL,
+    amount  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (corp_no, scope, period)
+) WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    id       INTEGER PRIMARY KEY,
+    at       TEXT NOT NULL,
+    biz_date TEXT NOT NULL,
+    corp_no  TEXT NOT NULL,
+    event    TEXT NOT NULL,
+    tr_code  TEXT NOT NULL DEFAULT '',
+    req_no   TEXT NOT NULL DEFAULT '',
+    operator TEXT NOT NULL DEFAULT '',
+    amt      INTEGER,
+    result   TEXT NOT NULL DEFAULT '',
+    detail   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_by_corp ON audit_log (corp_no, biz_date, id);
+"""
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open the database for the bank (read-write), creating the schema if new.
 
@@ -295,14 +404,13 @@ def connect(path: str | Path) -> sqlite3.Connection:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == 0:
         _in_transaction(conn, lambda: _create(conn))
-    elif version == 2:
-        _in_transaction(conn, lambda: _migrate_2_to_3(conn))
-    elif version == 1:
-        # The rebuilt tables are referenced by others: foreign keys are checked
+    elif version in (1, 2, 3):
+        # Rebuilt tables are referenced by others: foreign keys are checked
         # once the copy is complete (the pragma cannot change inside a transaction).
+        steps = [_migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4][version - 1:]
         conn.execute("PRAGMA foreign_keys=OFF")
         try:
-            _in_transaction(conn, lambda: (_migrate_1_to_2(conn), _migrate_2_to_3(conn)))
+            _in_transaction(conn, lambda: [step(conn) for step in steps])
         finally:
             conn.execute("PRAGMA foreign_keys=ON")
     elif version != SCHEMA_VERSION:
@@ -325,8 +433,9 @@ def _in_transaction(conn: sqlite3.Connection, work) -> None:
 
 
 def _create(conn: sqlite3.Connection) -> None:
-    for statement in _statements(DDL) + _statements(DDL_BATCHES) + _statements(DDL_SCENARIO):
-        conn.execute(statement)
+    for ddl in (DDL, DDL_BATCHES, DDL_SCENARIO, DDL_CONTROLS):
+        for statement in _statements(ddl):
+            conn.execute(statement)
 
 
 def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
@@ -335,28 +444,55 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    """Version 3 to 4: enterprise controls.
+
+    ``enterprises`` gains the monthly and corp-to-personal limits,
+    ``instructions`` and ``batches`` the states of authorization (wider
+    CHECKs): each is rebuilt. Then the controls' own tables are created.
+    """
+    _rebuild(conn, DDL, ("enterprises", "instructions"))
+    _rebuild(conn, DDL_BATCHES, ("batches",))
+    for statement in _statements(DDL_CONTROLS):
+        conn.execute(statement)
+    _check_references(conn)
+
+
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     """Version 1 to 2: personal accounts, batch entries, agreements and batches.
 
     ``accounts`` and ``entries`` gain columns and wider CHECKs, which SQLite
-    cannot alter: each is rebuilt under its own name from this module's DDL
-    (create the new table, copy the rows, drop the old, rename), as SQLite's
-    documentation for schema changes prescribes. Data is kept row for row.
+    cannot alter: each is rebuilt (:func:`_rebuild`).
     """
-    statements = _statements(DDL)
-    for table in ("accounts", "entries"):
-        create = next(s for s in statements if s.startswith(f"CREATE TABLE {table} ("))
-        indexes = [s for s in statements
-                   if s.startswith("CREATE INDEX") and f" ON {table} (" in s]
-        columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
-        conn.execute(create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_v2 (", 1))
-        conn.execute(f"INSERT INTO {table}_v2 ({columns}) SELECT {columns} FROM {table}")
-        conn.execute(f"DROP TABLE {table}")
-        conn.execute(f"ALTER TABLE {table}_v2 RENAME TO {table}")
-        for index in indexes:
-            conn.execute(index)
+    _rebuild(conn, DDL, ("accounts", "entries"))
     for statement in _statements(DDL_BATCHES):
         conn.execute(statement)
+    _check_references(conn)
+
+
+def _rebuild(conn: sqlite3.Connection, ddl: str, tables: tuple[str, ...]) -> None:
+    """Rebuild ``tables`` from ``ddl``, row for row, as SQLite's documentation prescribes.
+
+    Create the new table under another name, copy the rows (the columns the
+    old one has; new columns take their defaults), drop the old, rename, and
+    create its indexes again.
+    """
+    statements = _statements(ddl)
+    for table in tables:
+        create = next(s for s in statements if s.startswith(f"CREATE TABLE {table} ("))
+        indexes = [s for s in statements
+                   if s.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
+                   and f" ON {table} (" in s]
+        columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+        conn.execute(create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_new (", 1))
+        conn.execute(f"INSERT INTO {table}_new ({columns}) SELECT {columns} FROM {table}")
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+        for index in indexes:
+            conn.execute(index)
+
+
+def _check_references(conn: sqlite3.Connection) -> None:
     problems = conn.execute("PRAGMA foreign_key_check").fetchall()
     if problems:
         raise ValueError(f"schema migration left broken references: {problems[:5]}")

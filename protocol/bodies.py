@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from construct import Struct
 
+from protocol import bodies_approvals
+from protocol.bodies_approvals import AUTHORIZATION
 from protocol.codec import RecordCodec
 from protocol.fields import Choice, Digits, Raw, Signed, Text, field, records
 
@@ -224,6 +226,7 @@ BODIES: dict[tuple[str, str], Struct] = {
         field("rcv_bank_no", Text(BANK_NO, "ascii"), "payee bank number"),
         field("amt", Digits(AMT), "amount in fen"),
         field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
+        *AUTHORIZATION,
     ),
     ("330002", REQUEST): Struct(
         field("cert_no", Text(CERT_NO, "ascii"), "enterprise voucher number"),
@@ -259,6 +262,7 @@ BODIES: dict[tuple[str, str], Struct] = {
         field("sum", Digits(COUNT), "items declared"),
         field("sum_amt", Digits(AMT), "total declared, fen"),
         *BATCH_STATUS,
+        *AUTHORIZATION,
     ),
     ("310208", REQUEST): Struct(
         field("ogl_serial_no", Text(REQ_NO, "ascii"), "the batch's req_no"),
@@ -286,6 +290,7 @@ BODIES: dict[tuple[str, str], Struct] = {
         field("more_flag", Choice(1, _FLAG01), "1 = more records follow this page"),
         records("records", AGREEMENT_RECORD, "agreements, oldest first"),
     ),
+    **bodies_approvals.BODIES,
 }
 
 #: The tr_codes whose requests travel in segments (header frag_no / more_flag).

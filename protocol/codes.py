@@ -3,7 +3,8 @@
 The same four-character codes appear in the wire header (``ret_code``) and in
 the ERP reply head (``particular_code``). ``0000`` is success; ``P`` codes are
 protocol and security failures, ``E`` codes are the bank's business refusals,
-``D`` codes come from the client daemon itself. docs/protocol.md and
+``D`` codes come from the client daemon itself; ``A`` codes say an
+instruction waits for the enterprise's own approvals (not final, not failed). docs/protocol.md and
 docs/erp-interface.md carry this table and tests check that they agree.
 """
 
@@ -76,6 +77,32 @@ OVER_AGREEMENT_MAX = _c("E024", "OVER_AGREEMENT_MAX",
 AGREEMENT_MISMATCH = _c("E025", "AGREEMENT_MISMATCH",
                         "agreement is for another payer or collecting account")
 NO_SUCH_BATCH = _c("E026", "NO_SUCH_BATCH", "no batch with this req_no")
+DIRECTED_PAYEE = _c("E027", "DIRECTED_PAYEE",
+                    "this account pays only its directed payees (定向汇款)")
+MONTHLY_LIMIT = _c("E028", "MONTHLY_LIMIT", "monthly limit exceeded")
+PERSONAL_SINGLE_LIMIT = _c("E029", "PERSONAL_SINGLE_LIMIT",
+                           "corp-to-personal single-transaction limit exceeded")
+PERSONAL_DAILY_LIMIT = _c("E030", "PERSONAL_DAILY_LIMIT",
+                          "corp-to-personal daily limit exceeded")
+PERSONAL_MONTHLY_LIMIT = _c("E031", "PERSONAL_MONTHLY_LIMIT",
+                            "corp-to-personal monthly limit exceeded")
+NOT_AWAITING = _c("E032", "NOT_AWAITING",
+                  "no instruction with this req_no awaits authorization")
+NOT_AN_APPROVER = _c("E033", "NOT_AN_APPROVER",
+                     "the operator may not approve the waiting level")
+SELF_APPROVAL = _c("E034", "SELF_APPROVAL", "an operator may not approve their own instruction")
+ALREADY_APPROVED = _c("E035", "ALREADY_APPROVED",
+                      "the operator has already approved this instruction")
+WRONG_ORDER = _c("E036", "WRONG_ORDER", "an earlier level must approve first")
+OPERATOR_KEY = _c("E037", "OPERATOR_KEY",
+                  "the operator has no enrolled key, or it was revoked or replaced")
+BAD_SIGNATURE = _c("E038", "BAD_SIGNATURE",
+                   "the operator's signature does not verify; nothing was decided")
+NO_SUCH_RECEIPT = _c("E039", "NO_SUCH_RECEIPT", "no receipt matches")
+
+# -- authorization (the enterprise's own approvals) -------------------------
+AWAITING_AUTHORIZATION = _c("A001", "AWAITING_AUTHORIZATION",
+                            "accepted, awaiting authorization: not final, nothing moved yet")
 
 # -- client daemon (ERP interface) -------------------------------------------
 XML_MALFORMED = _c("D001", "XML_MALFORMED", "request is not well-formed XML")
