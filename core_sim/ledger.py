@@ -135,7 +135,8 @@ class Ledger(BulkPosting):
         self._enterprises = {
             row[0]: EnterpriseRow(*row)
             for row in self.conn.execute(
-                "SELECT corp_no, name, single_limit, daily_limit FROM enterprises"
+                "SELECT corp_no, name, single_limit, daily_limit, monthly_limit, personal_single,"
+                " personal_daily, personal_monthly FROM enterprises"
             )
         }
         self._operators = set(self.conn.execute("SELECT corp_no, user_no FROM operators"))

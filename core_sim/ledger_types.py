@@ -36,6 +36,10 @@ class EnterpriseRow:
     name: str
     single_limit: int | None
     daily_limit: int | None
+    monthly_limit: int | None = None
+    personal_single: int | None = None
+    personal_daily: int | None = None
+    personal_monthly: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from typing import Any
 
 from config.errors import ConfigError, ConfigRowError
 from config.seed import MAX_ROW_ERRORS, CsvList, Seed
+from core_sim import controls
 from core_sim.ledger import Ledger, Leg, NewEntry, ymd
 
 #: Rows per chunk: per opening entry, and per look-up of rows not inserted.
@@ -95,11 +96,13 @@ def apply_seed(ledger: Ledger, seed: Seed, now: datetime) -> int:
             opened += 1
             external_openings.add(row[0], external.balance or 0)
     for enterprise in seed.enterprises:
+        limits = enterprise.limits
         conn.execute(
-            "INSERT INTO enterprises (corp_no, name, single_limit, daily_limit)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (corp_no) DO NOTHING",
-            (enterprise.corp_no, enterprise.name, enterprise.limits.single,
-             enterprise.limits.daily),
+            "INSERT INTO enterprises (corp_no, name, single_limit, daily_limit, monthly_limit,"
+            " personal_single, personal_daily, personal_monthly)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (corp_no) DO NOTHING",
+            (enterprise.corp_no, enterprise.name, limits.single, limits.daily, limits.monthly,
+             limits.to_personal.single, limits.to_personal.daily, limits.to_personal.monthly),
         )
         conn.executemany(
             "INSERT INTO operators (corp_no, user_no) VALUES (?, ?)"
@@ -108,6 +111,7 @@ def apply_seed(ledger: Ledger, seed: Seed, now: datetime) -> int:
         )
         for account in enterprise.accounts:
             opened += _open_account(ledger, enterprise.corp_no, account, now)
+        controls.store_seed_controls(conn, enterprise, now)
     external_openings.flush()
     opened += _open_personal_accounts(ledger, seed, now, first_account_id)
     _add_agreements(ledger, seed, now)
