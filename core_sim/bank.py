@@ -51,6 +51,7 @@ from core_sim.journal import Journal, summarize_fields
 from core_sim.ledger import Ledger
 from core_sim.transaction import Refused, Reply, Request
 from protocol import codes
+from protocol.keys import BankKeyPair
 
 __all__ = ["MAX_DAYS_AHEAD", "Bank", "ClearingPolicy", "ClearingReport", "ClockError",
            "ClockReading", "Reply", "Request", "china_time"]
@@ -79,14 +80,16 @@ class Bank(BusinessDay):
     @classmethod
     def open(cls, path: str | Path, *, seed: Seed | None = None,
              clock: Callable[[], datetime] = china_time,
-             clearing: ClearingPolicy | None = None, journal: Path | None = None) -> Bank:
+             clearing: ClearingPolicy | None = None, journal: Path | None = None,
+             receipt_keys: BankKeyPair | None = None) -> Bank:
         """Open (creating if needed) the bank's database, applying ``seed`` if given.
 
         A new database needs a seed. See :mod:`core_sim.seeding` for what a
         seed does to an existing one. ``clock`` is the machine's time (China
         time, naive); the bank uses it while its business clock is not set.
         ``journal``: a file to append the bank's journal to
-        (:mod:`core_sim.journal`).
+        (:mod:`core_sim.journal`). ``receipt_keys``: the bank's keys, which
+        sign the e-receipts it hands out (without them 310220 is refused).
         """
         conn = schema.connect(path)
         try:
@@ -98,6 +101,7 @@ class Bank(BusinessDay):
                         raise ValueError(f"{path}: new bank database needs a seed")
                     seeding.initialize_bank(conn, seed, clock().date())
                 ledger = Ledger(conn)
+                ledger.receipt_keys = receipt_keys
                 if seed is not None:
                     seeding.apply_seed(ledger, seed, ledger.clock_setting.now(clock))
                 ledger.flush()

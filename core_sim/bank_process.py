@@ -69,10 +69,11 @@ class BankProcess:
     """
 
     def __init__(self, ledger: Path, *, log_file: Path | None = None,
-                 journal: Path | None = None) -> None:
+                 journal: Path | None = None, keys: Path | None = None) -> None:
         self.ledger = Path(ledger)
         self.log_file = log_file
         self.journal = journal
+        self.keys = keys  # the bank's key file: e-receipts are signed with it
         self._lock = trio.Lock()
         self._proc: subprocess.Popen | None = None
         self._stream: trio.SocketStream | None = None
@@ -155,6 +156,8 @@ class BankProcess:
                 args += ["--log-file", str(self.log_file)]
             if self.journal is not None:
                 args += ["--journal", str(self.journal)]
+            if self.keys is not None:
+                args += ["--keys", str(self.keys)]
             self._proc = subprocess.Popen(args, pass_fds=[theirs.fileno()],
                                           stdin=subprocess.DEVNULL)
         except BaseException:
@@ -224,11 +227,15 @@ def _unframe(buffer: bytearray):
 # -- the child's side ----------------------------------------------------------------
 
 
-def serve(sock: socket.socket, ledger: Path, journal: Path | None = None) -> None:
+def serve(sock: socket.socket, ledger: Path, journal: Path | None = None,
+          keys: Path | None = None) -> None:
     """Answer the parent's calls on ``sock`` until it closes; the child's main loop."""
     from core_sim.bank import Bank, china_time
+    from protocol.keys import BankKeyPair
 
-    with Bank.open(ledger, clock=china_time, journal=journal) as bank:
+    receipt_keys = None if keys is None else BankKeyPair.from_pem(keys.read_bytes(), None)
+    with Bank.open(ledger, clock=china_time, journal=journal,
+                   receipt_keys=receipt_keys) as bank:
         operations = {
             "execute_batch": lambda rows: [
                 (reply.ret_code, reply.ret_msg, reply.serial_no, reply.fields, reply.sent,
@@ -278,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--log-file", type=Path)
     parser.add_argument("--journal", type=Path)
+    parser.add_argument("--keys", type=Path)
     options = parser.parse_args(argv)
     _die_with_parent(options.parent)
     # The server handles SIGINT/SIGTERM and then closes the channel; a Ctrl-C that
@@ -294,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         root.setLevel(logging.INFO)
     sock = socket.socket(fileno=options.fd)
     try:
-        serve(sock, options.ledger, options.journal)
+        serve(sock, options.ledger, options.journal, options.keys)
     except Exception as exc:
         log.exception("ledger process failed")
         with contextlib.suppress(OSError):

@@ -54,6 +54,7 @@ from core_sim.ledger_types import (
     parse_ymd,
     ymd,
 )
+from protocol.keys import BankKeyPair
 
 __all__ = ["CLEARING_CURRENCY", "CLEARING_IN_TRANSIT", "OPENING_EQUITY_PREFIX", "AccountRow",
            "EnterpriseRow", "Ledger", "LedgerError", "Leg", "NewEntry", "parse_ymd", "ymd"]
@@ -88,6 +89,8 @@ class Ledger(BulkPosting):
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        #: The bank's keys, which sign e-receipts (core_sim.receipts); None: no receipts.
+        self.receipt_keys: BankKeyPair | None = None
         meta = dict(conn.execute("SELECT key, value FROM meta"))
         if "bank_no" not in meta:
             raise LedgerError("database has no bank: it was never seeded")

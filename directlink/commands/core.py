@@ -152,8 +152,10 @@ def serve(home: Path, seed_path: Path | None, host: str, port: int, allow_plaint
     # ledger itself then runs in a process of its own.
     open_bank(core_home, seed_path)[0].close()
     setup_logging({"directlink": core_home.log}, verbose=verbose)
+    bank_keys(core_home)  # made on first use: the ledger process signs e-receipts with them
     ledger = BankProcess(core_home.ledger, log_file=core_home.log,
-                         journal=core_home.journal if journal else None)
+                         journal=core_home.journal if journal else None,
+                         keys=core_home.private_keys)
     server = core_server(core_home, ledger, allow_plaintext=allow_plaintext,
                          clearing_interval=clearing_interval)
     pidfile = core_home.dir / "core.pid"
