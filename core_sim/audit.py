@@ -1,4 +1,4 @@
-"""The audit log: every instruction, decision, expiry and refusal, with who, when and what came of it.
+"""The audit log: every instruction, decision, expiry and refusal: who, when, what came of it.
 
 A bank keeps, per enterprise, the trail an auditor reads: what was submitted
 (``instruction``), refused (``refusal``), held for approval (``awaiting``),
