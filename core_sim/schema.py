@@ -325,13 +325,16 @@ CREATE TABLE directed_payees (
     PRIMARY KEY (acno, payee_acno)
 ) WITHOUT ROWID;
 
--- One row per instruction that needed approvals. levels: JSON list of lists
--- of operator codes; approvers: JSON list, one per approved level.
+-- One row per instruction that needed approvals. request: JSON, the request's
+-- fields (executed as they are when the last level approves); levels: JSON list
+-- of lists of operator codes; approvers: JSON list, one per approved level.
 CREATE TABLE authorizations (
     instruction_id INTEGER PRIMARY KEY REFERENCES instructions (id),
     corp_no        TEXT NOT NULL,
     flow_id        INTEGER REFERENCES flows (id),
     maker          TEXT NOT NULL,
+    tr_code        TEXT NOT NULL,
+    request        TEXT NOT NULL,
     levels         TEXT NOT NULL,
     approvers      TEXT NOT NULL DEFAULT '[]',
     state          TEXT NOT NULL
