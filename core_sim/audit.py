@@ -7,7 +7,8 @@ its last approval (``authorized``), expired unapproved (``expiry``),
 cancelled with its flow (``cancel``), and every change at the counter to
 operators, keys, flows and directed payees (``counter``). Rows are written in
 the transaction that does the thing, so the log and the ledger never
-disagree; they are never updated or deleted.
+disagree; they are never updated or deleted. ``biz_date`` is stored as the
+ledger stores dates, YYYYMMDD.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
+
+from core_sim.ledger_types import ymd
 
 EVENTS = ("instruction", "refusal", "awaiting", "approval", "rejection", "authorized",
           "expiry", "cancel", "decision_refused", "counter")
@@ -44,7 +47,7 @@ def record(conn: sqlite3.Connection, *, at: datetime, biz_date: date | str, corp
     """Append one row (inside the caller's transaction)."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    day = biz_date if isinstance(biz_date, str) else biz_date.isoformat()
+    day = biz_date if isinstance(biz_date, str) else ymd(biz_date)
     conn.execute(
         "INSERT INTO audit_log (at, biz_date, corp_no, event, tr_code, req_no, operator, amt,"
         " result, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -64,10 +67,10 @@ def query(conn: sqlite3.Connection, *, corp_no: str | None = None,
             params.append(value)
     if start is not None:
         where.append("biz_date >= ?")
-        params.append(start.isoformat())
+        params.append(ymd(start))
     if end is not None:
         where.append("biz_date <= ?")
-        params.append(end.isoformat())
+        params.append(ymd(end))
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     total = conn.execute(f"SELECT count(*) FROM audit_log{clause}", params).fetchone()[0]
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else \

@@ -32,6 +32,9 @@ from typing import TypeVar
 
 from config.seed import Seed
 from core_sim import (
+    approval_queries,
+    approvals,
+    audit_queries,
     batch_queries,
     batch_run,
     batches,
@@ -241,7 +244,7 @@ class Bank(BusinessDay):
             except Exception:
                 log.exception("query %s req_no=%s failed", request.tr_code, request.req_no)
                 return _internal_error()
-        if request.tr_code not in transfers.TR_CODES and request.tr_code not in batches.TR_CODES:
+        if request.tr_code not in _INSTRUCTION_CODES:
             return Refused(codes.UNKNOWN_TR_CODE,
                            f"unknown transaction code {request.tr_code!r}").reply
         if not guarded:
@@ -279,6 +282,8 @@ class Bank(BusinessDay):
             return Refused(codes.INVALID_FIELD, "missing req_no").reply
         if self._ledger.enterprise(request.corp_no) is None:
             return Refused(codes.NOT_ENROLLED, f"unknown enterprise {request.corp_no}").reply
+        if request.tr_code in approvals.TR_CODES:
+            return approvals.execute(self._ledger, request, self.now())
         request_digest = instructions.digest(request.tr_code, request.fields)
         previous = instructions.find_for_retry(self._conn, request.corp_no, request.req_no)
         if previous is not None:
@@ -430,7 +435,13 @@ class Bank(BusinessDay):
 
 
 #: Read-only request families, by tr_code: each has ``execute(ledger, request)``.
-_READERS = {code: module for module in (queries, batch_queries) for code in module.TR_CODES}
+_READERS = {code: module
+            for module in (queries, batch_queries, approval_queries, audit_queries)
+            for code in module.TR_CODES}
+
+
+#: The tr_codes that change something (each executed once per req_no).
+_INSTRUCTION_CODES = transfers.TR_CODES | batches.TR_CODES | approvals.TR_CODES
 
 
 class _RunGuarded(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from core_sim import clock
+from core_sim import authorization, clock
 from core_sim.clock import ClockError, ClockSetting
 
 #: The furthest one change of the clock may move the business date (each day crossed
@@ -53,6 +53,10 @@ class BusinessDay:
 
     def _close_day(self, now: datetime) -> None:
         self._clear(force_batch=True, now=now)
+        # What still awaits authorization expires with its business day: nothing moved.
+        expired = authorization.expire(self._conn, self._ledger.business_date, now)
+        if expired:
+            self._note("expiry", at=now, req_nos=expired)
         self._ledger.advance_business_date(self._ledger.business_date + timedelta(days=1))
         self._note("end_of_day", at=now, business_date=self._ledger.business_date.isoformat())
 

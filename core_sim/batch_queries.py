@@ -7,9 +7,16 @@ batch") and the agreements of its own accounts (E004 otherwise).
 
 from __future__ import annotations
 
-from core_sim import batches, instructions
+from core_sim import authorization, batches, instructions
 from core_sim.ledger import Ledger
-from core_sim.transaction import Refused, Reply, Request, required_field, text_field
+from core_sim.transaction import (
+    Refused,
+    Reply,
+    Request,
+    fit_message,
+    required_field,
+    text_field,
+)
 from protocol import codes
 from protocol.bodies import PAGE_RECORDS
 
@@ -31,14 +38,14 @@ def batch_status(ledger: Ledger, request: Request) -> Reply:
     req_no = required_field(request.fields, "ogl_serial_no")
     conn = ledger.conn
     row = conn.execute(
-        "SELECT b.id, b.tr_code, b.declared_count, b.declared_amt, i.serial_no"
+        "SELECT b.id, b.tr_code, b.declared_count, b.declared_amt, i.serial_no, i.id"
         " FROM batches b JOIN instructions i ON i.id = b.instruction_id"
         " WHERE b.corp_no = ? AND b.req_no = ?", (request.corp_no, req_no)).fetchone()
     if row is None:
         fields = {"ogl_serial_no": req_no, "batch_tr_code": "", "sum": 0, "sum_amt": 0,
                   "state": batches.NO_SUCH_BATCH, "received": 0, "ok_count": 0, "ok_amt": 0,
                   "fail_count": 0, "fail_amt": 0, "pending_count": 0, "pending_amt": 0,
-                  "err_code": "", "err_msg": ""}
+                  "err_code": "", "err_msg": "", **authorization.report(conn, 0)}
         refused = conn.execute(
             "SELECT tr_code, amt, reply FROM instructions WHERE corp_no = ? AND req_no = ?"
             " AND tr_code IN (?, ?)", (request.corp_no, req_no, *sorted(batches.TR_CODES))
@@ -53,10 +60,13 @@ def batch_status(ledger: Ledger, request: Request) -> Reply:
                       state=batches.STATE_NUMBER["refused"], err_code=answer.ret_code,
                       err_msg=answer.ret_msg)
         return Reply(codes.OK.code, "batch status", "", fields)
-    batch_id, tr_code, declared_count, declared_amt, serial_no = row
+    batch_id, tr_code, declared_count, declared_amt, serial_no, instruction_id = row
+    held = authorization.load(conn, instruction_id)
     fields = {"ogl_serial_no": req_no, "batch_tr_code": tr_code, "sum": declared_count,
-              "sum_amt": declared_amt, **batches.status_fields(conn, batch_id)}
-    return Reply(codes.OK.code, "batch status", serial_no, fields)
+              "sum_amt": declared_amt, **batches.status_fields(conn, batch_id),
+              **authorization.report(conn, instruction_id)}
+    message = "batch status" if held is None else fit_message(f"batch {held.describe()}")
+    return Reply(codes.OK.code, message, serial_no, fields)
 
 
 def _page(fields, default: int = PAGE_RECORDS) -> tuple[int, int]:

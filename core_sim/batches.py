@@ -23,10 +23,13 @@ enterprise hears of it. Rules, in the order they are checked:
    ``sum`` and ``sum_amt`` (E017). A refused batch keeps no items and
    executes nothing; it answers state 4 from then on.
 
-A complete batch is *processing*: :mod:`core_sim.batch_run` executes its
-items, at once for an inline batch (in the transaction of its last segment,
-so the answer already holds every item's result), in the background for a
-file batch.
+A complete batch whose flow has levels *awaits authorization*
+(:mod:`core_sim.authorization`; answered A001, state 1) and runs once its
+last level approves, or is cancelled (state 5) when rejected or not approved
+by the end of its business day. Otherwise a complete batch is *processing*:
+:mod:`core_sim.batch_run` executes its items, at once for an inline batch
+(in the transaction of its last segment, so the answer already holds every
+item's result), in the background for a file batch.
 """
 
 from __future__ import annotations
@@ -38,10 +41,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core_sim import batch_run, instructions
+from core_sim import authorization, batch_run, instructions
 from core_sim.instructions import Described
 from core_sim.ledger import Ledger
-from core_sim.transaction import Refused, Reply, Request, required_field, text_field
+from core_sim.transaction import (
+    Refused,
+    Reply,
+    Request,
+    fit_message,
+    required_field,
+    text_field,
+)
 from protocol import codes
 from protocol.bodies import SEGMENT_ITEMS
 from protocol.money import MAX_FEN, format_yuan
@@ -59,7 +69,8 @@ BATCH_MAX = 9999 * SEGMENT_ITEMS
 ACCOUNT_FIELD = {PAYMENT: "pay_acno", COLLECTION: "rcv_acno"}
 
 # The state numbers 310207 and every segment answer report.
-STATE_NUMBER = {"receiving": "0", "processing": "2", "finished": "3", "refused": "4"}
+STATE_NUMBER = {"receiving": "0", "awaiting": "1", "processing": "2", "finished": "3",
+                "refused": "4", "cancelled": "5"}
 NO_SUCH_BATCH = "6"
 
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -199,9 +210,28 @@ def receive(ledger: Ledger, request: Request, now: datetime) -> Reply:
     except Refused as refusal:
         _refuse(ledger, batch, refusal, now, frag_no, items)
         return _answer(ledger, batch, frag_no)
-    if batch.inline and not request.more:
-        batch_run.run(ledger, batch.id, now, limit=INLINE_MAX)
+    if not request.more:
+        needed = authorization.levels_needed(conn, request.corp_no, batch.tr_code,
+                                             request.fields)
+        if needed.levels:
+            _await(ledger, batch, request, needed, now)
+        elif batch.inline:
+            batch_run.run(ledger, batch.id, now, limit=INLINE_MAX)
     return _answer(ledger, batch, frag_no)
+
+
+def _await(ledger: Ledger, batch: BatchRow, request: Request, needed: authorization.Needed,
+           now: datetime) -> None:
+    """The complete batch waits for its approvals (:mod:`core_sim.authorization`)."""
+    conn = ledger.conn
+    stamp = now.isoformat()
+    conn.execute("UPDATE batches SET state = 'awaiting', updated_at = ? WHERE id = ?",
+                 (stamp, batch.id))
+    conn.execute("UPDATE instructions SET status = 'awaiting', updated_at = ? WHERE id = ?",
+                 (stamp, batch.instruction_id))
+    batch.state = "awaiting"
+    authorization.hold(conn, batch.instruction_id, request, needed, amt=batch.declared_amt,
+                       biz_date=ledger.biz, now=now)
 
 
 def _describe(request: Request) -> Described:
@@ -356,12 +386,18 @@ def _answer(ledger: Ledger, batch: BatchRow, frag_no: int) -> Reply:
     state = fields["state"]
     if state == STATE_NUMBER["refused"]:
         return Reply(str(fields["err_code"]), str(fields["err_msg"]))
+    serial_no = ledger.conn.execute("SELECT serial_no FROM instructions WHERE id = ?",
+                                    (batch.instruction_id,)).fetchone()[0]
+    held = authorization.load(ledger.conn, batch.instruction_id)
+    if state == STATE_NUMBER["awaiting"] and held is not None:
+        return Reply(codes.AWAITING_AUTHORIZATION.code, fit_message(f"batch {held.describe()}"),
+                     serial_no, fields)
+    if state == STATE_NUMBER["cancelled"] and held is not None:
+        return Reply(codes.OK.code, fit_message(f"batch {held.describe()}"), serial_no, fields)
     if state == STATE_NUMBER["receiving"]:
         message = f"segment {frag_no} stored"
     elif state == STATE_NUMBER["processing"]:
         message = f"batch accepted: {fields['pending_count']} items processing"
     else:
         message = "batch finished"
-    serial_no = ledger.conn.execute("SELECT serial_no FROM instructions WHERE id = ?",
-                                    (batch.instruction_id,)).fetchone()[0]
     return Reply(codes.OK.code, message, serial_no, fields)

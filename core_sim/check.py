@@ -263,6 +263,10 @@ _EXPECTED_ENTRIES = {
     # Held by a scenario rule (core_sim.scenario): through clearing in transit.
     ("same_bank", "processing"): {(0, 1, 0, 0)},
     (None, "failed"): {(0, 0, 0, 0)},
+    # Waiting for the enterprise's approvals, or rejected / expired / cancelled
+    # before they were complete (core_sim.authorization): nothing moved.
+    **{(route, status): {(0, 0, 0, 0)} for route in ("same_bank", "inter_bank")
+       for status in ("awaiting", "cancelled", "expired")},
 }
 
 

@@ -27,7 +27,10 @@ from datetime import datetime
 from core_sim.transaction import Reply, Request
 
 # The numbers 310204 uses for each status.
-STAT_BY_STATUS = {"processing": "0", "success": "1", "failed": "2", "suspicious": "3"}
+# Awaiting authorization is not final (0); rejected, cancelled and expired
+# instructions moved nothing and never will (2, with the reason in err_msg).
+STAT_BY_STATUS = {"processing": "0", "success": "1", "failed": "2", "suspicious": "3",
+                  "awaiting": "0", "cancelled": "2", "expired": "2"}
 STAT_NO_SUCH_RECORD = "4"
 
 
@@ -167,7 +170,8 @@ def record(conn: sqlite3.Connection, request: Request, request_digest: bytes,
             described.route, int(described.urgent), status, reply.serial_no,
             described.pay_acno, pay_bank_no, described.rcv_acno, described.rcv_acname,
             described.rcv_bank_no, described.amt, described.cert_no,
-            "" if reply.ok else reply.ret_msg, encode_reply(reply), biz_date, stamp, stamp,
+            "" if reply.ok or status == "awaiting" else reply.ret_msg, encode_reply(reply),
+            biz_date, stamp, stamp,
         ),
     ).lastrowid
 

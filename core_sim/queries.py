@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from core_sim import instructions
+from core_sim import authorization, instructions
 from core_sim.ledger import AccountRow, Ledger
 from core_sim.transaction import (
     MESSAGE_WIDTH,
@@ -145,7 +145,8 @@ def status(ledger: Ledger, request: Request) -> Reply:
                 BY_REQ_NO: "req_no"}[query_flag]
         body = {"ogl_serial_no": key, "stat": instructions.STAT_NO_SUCH_RECORD,
                 "err_msg": "no such record", "pay_acno": "", "pay_bank_no": "",
-                "rcv_acno": "", "rcv_bank_no": "", "amt": 0, "cert_no": ""}
+                "rcv_acno": "", "rcv_bank_no": "", "amt": 0, "cert_no": "",
+                **authorization.report(ledger.conn, 0)}
         return Reply(codes.OK.code, f"no such {what}: {key}", "", body)
     body = {
         "ogl_serial_no": key,
@@ -158,6 +159,7 @@ def status(ledger: Ledger, request: Request) -> Reply:
             ledger.bank_no if found.route == "same_bank" else ""),
         "amt": found.amt or 0,
         "cert_no": found.cert_no,
+        **authorization.report(ledger.conn, found.id),
     }
     if found.tr_code in BATCH_TR_CODES:
         # A batch's items have results of their own: say how many went which way,
@@ -165,20 +167,29 @@ def status(ledger: Ledger, request: Request) -> Reply:
         counts = ledger.conn.execute(
             "SELECT ok_count, fail_count, pending_count FROM batches WHERE instruction_id = ?",
             (found.id,)).fetchone()
-        if counts is not None:
+        held = authorization.load(ledger.conn, found.id)
+        if held is not None and found.status in _HELD_OR_CLOSED:
+            body["err_msg"] = fit_message(held.describe())
+        elif counts is not None:
             body["err_msg"] = fit_message(f"batch: {counts[0]} ok, {counts[1]} failed, "
                                           f"{counts[2]} processing; items: 310208")
         return Reply(codes.OK.code, f"batch {found.status}: see 310207, items 310208", "",
                      body)
     # Found by serial, the message names the instruction's req_no: the body has
     # no field for it, and an ERP that kept only the serial may want it back.
+    held = authorization.load(ledger.conn, found.id)
     message = f"instruction {found.status}"
+    if held is not None and found.status in _HELD_OR_CLOSED:
+        message = fit_message(held.describe())
     if by == "serial":
         message = f"{message}, req_no {found.req_no}"
         if len(message) > MESSAGE_WIDTH:  # ASCII: one byte a character
             message = f"{found.status}, req_no {found.req_no}"
     return Reply(codes.OK.code, message, "", body)
 
+
+#: The statuses an authorization explains better than the status's name.
+_HELD_OR_CLOSED = frozenset({"awaiting", "cancelled", "expired"})
 
 _HANDLERS = {BALANCE: balance, TODAY_DETAILS: today_details, HISTORY: history, STATUS: status}
 

@@ -52,7 +52,8 @@ async def submit(link: CoreLink, tr_code: str, req_no: str, header: Mapping[str,
     sent_any = False
 
     def check(answer: Response | ErrorMessage) -> Response:
-        if not isinstance(answer, Response) or not answer.ok:
+        # A complete batch may be held for the enterprise's approvals (A001): not refused.
+        if not isinstance(answer, Response) or answer.ret_code not in codes.WITH_BODY:
             raise BatchRefused(answer)
         if progress is not None:
             progress(int(answer.fields.get("received", 0)))

@@ -122,6 +122,10 @@ BATCH_FILE = _c("D010", "BATCH_FILE",
                 "batch file missing, unreadable, or not a bare name in the exchange folder")
 BATCH_FILE_LINE = _c("D011", "BATCH_FILE_LINE", "a line of the batch file is invalid")
 
+#: Answers that carry the transaction's reply body: success, and an instruction
+#: held for authorization (whose body says "processing": not final).
+WITH_BODY: frozenset[str] = frozenset({OK.code, AWAITING_AUTHORIZATION.code})
+
 ALL: tuple[ReturnCode, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, ReturnCode)
 )

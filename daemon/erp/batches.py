@@ -29,6 +29,7 @@ from pathlib import Path
 from daemon import batch_files, batch_link
 from daemon.batch_files import BatchFileError
 from daemon.core_link import CoreLink
+from daemon.erp.approvals import authorization_body
 from daemon.erp.fields import (
     FieldError,
     FieldRule,
@@ -209,7 +210,11 @@ class BatchHandler:
         if fields["file_flag"] == "1":
             body.update(sum=str(fields["sum"]), sum_amt=format_yuan(int(fields["sum_amt"])),
                         file_flag="1", filename=filename)
-            return codes.OK.code, answer.ret_msg, answer.serial_no, body
+            return answer.ret_code, answer.ret_msg, answer.serial_no, body
+        if answer.ret_code == codes.AWAITING_AUTHORIZATION.code:
+            # Nothing executed yet: no item has a result to list.
+            body["tran"] = {"rcd": []}
+            return answer.ret_code, answer.ret_msg, answer.serial_no, body
         records = []
         async for page in batch_link.items(self.link, req_no, self.new_req_no,
                                            timeout=self.timeout):
@@ -329,6 +334,7 @@ def _status_body(wire: Mapping[str, object]) -> dict[str, object]:
         "pending_count": str(wire["pending_count"]),
         "pending_amt": format_yuan(int(wire["pending_amt"])),
         "err_code": str(wire["err_code"]), "err_msg": str(wire["err_msg"]),
+        **authorization_body(wire),
     }
 
 

@@ -49,6 +49,11 @@ UNKNOWN_OUTCOME_CODES: frozenset[str] = frozenset(
 )
 
 
+#: Codes of answers that are not final but not unknown either: the instruction
+#: waits for the enterprise's approvals (A001). ans_code "2" as well, with a body.
+NOT_FINAL_CODES: frozenset[str] = frozenset({codes.AWAITING_AUTHORIZATION.code})
+
+
 class WireReplyLike(Protocol):
     """What :func:`reply_to_erp` needs from the core's answer."""
 
@@ -73,10 +78,11 @@ class WireReply:
 
 
 def ans_code_for(particular_code: str) -> str:
-    """``"0"`` success, ``"2"`` outcome unknown (query later), ``"1"`` refused."""
+    """``"0"`` success, ``"2"`` not final (outcome unknown, or awaiting authorization:
+    query later), ``"1"`` refused."""
     if particular_code == codes.OK.code:
         return "0"
-    if particular_code in UNKNOWN_OUTCOME_CODES:
+    if particular_code in UNKNOWN_OUTCOME_CODES or particular_code in NOT_FINAL_CODES:
         return "2"
     return "1"
 
@@ -101,7 +107,7 @@ def reply_to_erp(
         raise ValueError(f"unsupported tr_code {tr_code!r}")
     code = str(wire_reply.ret_code)
     info = wire_reply.ret_msg or _default_message(code)
-    if code == codes.OK.code:
+    if code in codes.WITH_BODY:
         body = REPLY_BODIES[tr_code](wire_reply.fields)
     else:
         body = _refusal_body(tr_code, code)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from daemon.erp.approvals import authorization_body
 from daemon.erp.fields import (
     FieldRule,
     Kind,
@@ -97,8 +98,9 @@ _STATUS_FIELDS = ("ogl_serial_no", "stat", "err_msg", "pay_acno", "pay_bank_no",
 
 def _body_310204(fields: Mapping[str, object]) -> dict[str, str]:
     return {
-        name: wire_yuan(fields, name) if name == "amt" else wire_text(fields, name)
-        for name in _STATUS_FIELDS
+        **{name: wire_yuan(fields, name) if name == "amt" else wire_text(fields, name)
+           for name in _STATUS_FIELDS},
+        **authorization_body(fields),
     }
 
 
