@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from directlink import __version__
+from directlink.commands.approvals import approvals
 from directlink.commands.config import config
 from directlink.commands.core import core
 from directlink.commands.core_batches import batches
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-for _command in (up, core, daemon_group, config, keys, enroll, send):
+for _command in (up, core, daemon_group, config, keys, enroll, send, approvals):
     cli.add_command(_command)
 # `send`'s subcommands, one module per family (`raw` is the group's own).
 for _command in (balance, details, history, status,  # send_queries

@@ -294,8 +294,14 @@ def print_head(reply: Reply) -> None:
 
 
 def finish(reply: Reply) -> None:
-    """Exit status from the reply: 0 success, 1 refused, 2 outcome unknown."""
+    """Exit status from the reply: 0 success, 1 refused, 2 outcome unknown, 3 awaiting
+    authorization."""
     ctx = click.get_current_context()
+    if reply.awaiting:
+        click.echo(f"awaiting authorization: nothing moves until the enterprise's approvers "
+                   f"approve it (`directlink approvals list`); then query it with "
+                   f"`directlink send status {reply.req_no}`", err=True)
+        ctx.exit(3)
     if reply.unknown:
         click.echo(f"outcome unknown: do not treat it as failed; query it with "
                    f"`directlink send status {reply.req_no}`", err=True)

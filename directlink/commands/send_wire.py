@@ -136,9 +136,14 @@ class Reply:
         return self.particular_code == "0000"
 
     @property
+    def awaiting(self) -> bool:
+        """The bank holds the instruction for the enterprise's approvals (A001): not final."""
+        return self.particular_code == "A001"
+
+    @property
     def unknown(self) -> bool:
         """The daemon could not learn the outcome: query with 310204, never resend anew."""
-        return self.ans_code == "2"
+        return self.ans_code == "2" and not self.awaiting
 
 
 def unframe(data: bytes) -> bytes:
