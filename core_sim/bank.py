@@ -42,6 +42,7 @@ from core_sim import (
     clock,
     instructions,
     queries,
+    receipt_queries,
     scenario,
     schema,
     seeding,
@@ -436,7 +437,8 @@ class Bank(BusinessDay):
 
 #: Read-only request families, by tr_code: each has ``execute(ledger, request)``.
 _READERS = {code: module
-            for module in (queries, batch_queries, approval_queries, audit_queries)
+            for module in (queries, batch_queries, approval_queries, audit_queries,
+                           receipt_queries)
             for code in module.TR_CODES}
 
 

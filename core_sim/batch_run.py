@@ -9,11 +9,18 @@ it fails with its own code and the chunk goes on.
 
 **Payment (330002)** — the enterprise's account pays each item's card, which
 must be a personal account at this bank (BoCom's 代发 pays its own cards
-only). An item fails with E020 (not a personal account here), E006 / E005
-(card closed / frozen), E015 (``acname`` is not the card holder's name),
-E005 / E006 (the paying account frozen or closed since the batch arrived),
-or E008 (the paying account's available balance is short). A success is one
-entry: debit the enterprise, credit the card (实时入账).
+only). An item fails with E027 (the paying account is a directed account and
+the card is not one of its payees), E020 (not a personal account here),
+E006 / E005 (card closed / frozen), E015 (``acname`` is not the card
+holder's name), E005 / E006 (the paying account frozen or closed since the
+batch arrived), one of the enterprise's limits — E009, E010, E028, and as a
+payment to an individual (公转私) E029, E030, E031, each item judged with its
+own amount against the usage so far, this batch's earlier executed items
+included (:mod:`core_sim.limits`) —, or E008 (the paying account's available
+balance is short). A success is one entry: debit the enterprise, credit the
+card (实时入账); the chunk's executed total counts in the enterprise's usage.
+The directed list and the limits are read once per chunk (the list joined to
+the chunk's items, never loaded whole).
 
 **Collection (330010)** — each payer pays the enterprise's collecting account
 under a collection agreement (代扣协议). The agreement must exist (E021),
@@ -34,7 +41,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from core_sim import scenario
+from core_sim import limits, scenario
 from core_sim.ledger import Ledger, Leg, NewEntry
 from core_sim.transaction import fit_message
 from protocol import codes
@@ -103,7 +110,7 @@ def run(ledger: Ledger, batch_id: int | None, now: datetime, *, limit: int = CHU
         return RunReport(batch_id, finished=_finish_if_done(conn, batch_id, now))
     judge = _rule_judge(ledger, tr_code, corp_no, req_no, now) if ledger.rules else None
     if tr_code == PAYMENT:
-        results = _run_payments(ledger, batch_id, next_seq, limit, own, judge)
+        results = _run_payments(ledger, batch_id, next_seq, limit, own, corp_no, judge)
     else:
         results = _run_collections(ledger, batch_id, next_seq, limit, own, corp_no, judge)
     pairs = []
@@ -129,6 +136,8 @@ def run(ledger: Ledger, batch_id: int | None, now: datetime, *, limit: int = CHU
         updates.append((outcome, flw, "", "", batch_id, seq))
     ledger.post_pairs(pairs, kind="batch_item", summary=summary,
                       instruction_id=instruction_id, now=now)
+    if tr_code == PAYMENT:
+        limits.record(ledger, corp_no, ok_amt, to_personal=True)
     conn.executemany(
         "UPDATE batch_items SET status = ?, flw = ?, err_code = ?, err_msg = ?"
         " WHERE batch_id = ? AND seq = ?", updates)
@@ -173,18 +182,28 @@ def _rule_judge(ledger: Ledger, tr_code: str, corp_no: str, req_no: str, now: da
 
 
 def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, payer: _Account,
-                  judge=None):
+                  corp_no: str, judge=None):
+    if limits.is_directed(ledger, payer.acno):  # is each card one of its payees?
+        listed = "d.payee_acno IS NOT NULL"
+        join = " LEFT JOIN directed_payees d ON d.acno = ? AND d.payee_acno = i.acno"
+        params: tuple = (ledger.bank_no, payer.acno, batch_id, next_seq, limit)
+    else:
+        listed, join = "1", ""
+        params = (ledger.bank_no, batch_id, next_seq, limit)
     rows = ledger.conn.execute(
-        "SELECT i.seq, i.acno, i.acname, i.amt, a.id, a.kind, a.name, a.status"
+        f"SELECT i.seq, i.acno, i.acname, i.amt, a.id, a.kind, a.name, a.status, {listed}"
         " FROM batch_items i"
-        " LEFT JOIN accounts a ON a.bank_no = ? AND a.acno = i.acno"
-        " WHERE i.batch_id = ? AND i.seq >= ? ORDER BY i.seq LIMIT ?",
-        (ledger.bank_no, batch_id, next_seq, limit)).fetchall()
+        " LEFT JOIN accounts a ON a.bank_no = ? AND a.acno = i.acno" + join +
+        " WHERE i.batch_id = ? AND i.seq >= ? ORDER BY i.seq LIMIT ?", params).fetchall()
+    meter = limits.Meter(ledger, corp_no)
+    metered = meter.active
     out = []
-    for seq, card_no, acname, amt, payee_id, kind, name, status in rows:
+    for seq, card_no, acname, amt, payee_id, kind, name, status, is_listed in rows:
         try:
             if judge is not None:
                 judge(payer.acno, card_no, amt)
+            if not is_listed:
+                raise _ItemFailed(*limits.directed_refusal(card_no, "card"))
             if payee_id is None or kind != "personal":
                 raise _ItemFailed(codes.PAYEE_NOT_HERE,
                                   f"card {card_no} is not a personal account at this bank")
@@ -193,6 +212,10 @@ def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, paye
                 raise _ItemFailed(codes.ACCOUNT_NAME_MISMATCH,
                                   f"acname does not match the holder of card {card_no}")
             _check_status(payer.status, "paying account", payer.acno)
+            if metered:
+                over = meter.refusal(amt)
+                if over is not None:
+                    raise _ItemFailed(*over)
             if payer.available < amt:
                 raise _ItemFailed(codes.INSUFFICIENT_FUNDS,
                                   f"insufficient funds: available {format_yuan(payer.available)}"
@@ -201,6 +224,8 @@ def _run_payments(ledger: Ledger, batch_id: int, next_seq: int, limit: int, paye
             out.append((seq, amt, "failed", (), failure.code.code, failure.message))
             continue
         payer.available -= amt
+        if metered:
+            meter.take(amt)
         out.append((seq, amt, "success",
                     (payer.id, payee_id, amt, card_no, name, payer.acno, payer.name), "", ""))
     return out

@@ -18,11 +18,19 @@ its own code and a message naming the field, account or amount:
 3. the payer: E003 unknown, E004 not the enterprise's, E006 closed,
    E005 frozen, E015 name does not match, E007 currency (``cur_code`` given
    and different, or not CNY for an inter-bank payment);
-4. the payee (same bank): E003, E006, E005, E015, E007 (currency differs);
-5. E009 the enterprise's single-transaction limit, E010 its daily limit
-   (today's accepted outgoing transfers, processing ones included; a returned
-   payment keeps counting, as it was accepted that day);
-6. E008 insufficient *available* funds (balance less holds).
+4. E027 the payer is a directed account and ``rcv_acno`` is not one of its
+   payees;
+5. the payee (same bank): E003, E006, E005, E015, E007 (currency differs).
+   A same-bank payee is an enterprise's account or an individual's
+   (personal) account at this bank;
+6. the enterprise's limits (:mod:`core_sim.limits`): E009 single, E010
+   daily, E028 monthly, then for a payment to an individual (公转私: a
+   personal account here, or a UnionPay card number at another bank) E029
+   single, E030 daily, E031 monthly. Daily and monthly usage is what was
+   accepted in the business day or month, processing payments included (a
+   returned payment keeps counting, as it was accepted);
+7. E008 insufficient *available* funds (balance less holds) — for an
+   instruction that waits for approvals, only when its last level approves.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core_sim import instructions, scenario
+from core_sim import audit, authorization, instructions, limits, scenario
 from core_sim.instructions import Described
 from core_sim.ledger import CLEARING_CURRENCY, AccountRow, Ledger, Leg
 from core_sim.transaction import Refused, Reply, Request, required_field, text_field
@@ -54,11 +62,16 @@ class _Plan:
     amt: int
     urgent: bool
     summary: str
+    to_personal: bool = False  # to an individual (公转私), see core_sim.limits
 
 
 def execute(ledger: Ledger, request: Request, request_digest: bytes, now: datetime,
             rule: Callable[[], scenario.Fired | None] | None = None) -> Reply:
-    """Refuse or execute a new instruction, and record it (with its reply) either way.
+    """Refuse, hold or execute a new instruction, and record it (with its reply) either way.
+
+    An instruction whose payer account's flow needs approvals is checked as
+    any other except for funds, then held (A001, :mod:`core_sim.authorization`);
+    :func:`execute_authorized` executes it when its last level approves.
 
     ``rule``: asks the scenario rules, once the instruction is accepted, for
     one that changes how it clears. ``hold`` sends even a
@@ -66,62 +79,120 @@ def execute(ledger: Ledger, request: Request, request_digest: bytes, now: dateti
     rule's time is up); ``return`` and ``return_after_settle`` leave the
     payment to clearing as usual, where the rule acts (:mod:`core_sim.clearing`).
     """
+    needed = authorization.levels_needed(ledger.conn, request.corp_no, request.tr_code,
+                                         request.fields)
     try:
-        plan = _plan(ledger, request)
+        plan = _plan(ledger, request, check_funds=not needed.levels)
     except Refused as refusal:
         return refuse(ledger, request, request_digest, refusal, now)
     described = describe(request.tr_code, request.fields)
+    if needed.levels:
+        return _hold(ledger, request, request_digest, described, needed, now)
 
     fired = rule() if rule is not None else None
+    reply, status, kind, legs = _movement(ledger, request, plan, described, fired)
+    instruction_id = instructions.record(
+        ledger.conn, request, request_digest, described, status=status, reply=reply,
+        pay_bank_no=ledger.bank_no, biz_date=ledger.biz, now=now,
+    )
+    ledger.post(serial_no=reply.serial_no, kind=kind, legs=legs, now=now, summary=plan.summary,
+                instruction_id=instruction_id)
+    limits.record(ledger, request.corp_no, plan.amt, to_personal=plan.to_personal)
+    if fired is not None and fired.then.action in scenario.TRANSFER_ACTIONS:
+        scenario.leave_pending(ledger.conn, instruction_id, fired, now)
+    audit.record(ledger.conn, at=now, biz_date=ledger.biz, corp_no=request.corp_no,
+                 event="instruction", tr_code=request.tr_code, req_no=request.req_no,
+                 operator=request.user_no, amt=plan.amt, result=status,
+                 detail=reply.ret_msg)
+    return reply
+
+
+def execute_authorized(ledger: Ledger, instruction_id: int, request: Request,
+                       now: datetime) -> tuple[str, str]:
+    """Execute a held instruction now that its last level approved: (status, err_msg).
+
+    Judged again in full, funds included, against the accounts as they are
+    now; a refusal leaves it failed (nothing moved) with the reason. Its
+    stored reply stays the A001 it was answered with: a retry of its req_no is
+    answered as the first time, and 310204 tells how it ended.
+    """
+    conn = ledger.conn
+    try:
+        plan = _plan(ledger, request)
+    except Refused as refusal:
+        instructions.set_status(conn, instruction_id, "failed", refusal.message, now)
+        return "failed", refusal.message
+    described = describe(request.tr_code, request.fields)
+    reply, status, kind, legs = _movement(ledger, request, plan, described, None)
+    conn.execute("UPDATE instructions SET status = ?, serial_no = ?, err_msg = '',"
+                 " updated_at = ? WHERE id = ?",
+                 (status, reply.serial_no, now.isoformat(), instruction_id))
+    ledger.post(serial_no=reply.serial_no, kind=kind, legs=legs, now=now, summary=plan.summary,
+                instruction_id=instruction_id)
+    limits.record(ledger, request.corp_no, plan.amt, to_personal=plan.to_personal)
+    return status, ""
+
+
+def _hold(ledger: Ledger, request: Request, request_digest: bytes, described: Described,
+          needed: authorization.Needed, now: datetime) -> Reply:
+    """Record the instruction as awaiting authorization and answer A001."""
+    fields = {"stat": "0"} if request.tr_code == TRANSFER else {"tran_status": "34"}
+    levels = len(needed.levels)
+    reply = Reply(codes.AWAITING_AUTHORIZATION.code,
+                  f"awaiting authorization: level 1 of {levels} "
+                  f"({', '.join(needed.levels[0])})"[:60], "", fields)
+    instruction_id = instructions.record(
+        ledger.conn, request, request_digest, described, status="awaiting", reply=reply,
+        pay_bank_no=ledger.bank_no, biz_date=ledger.biz, now=now,
+    )
+    authorization.hold(ledger.conn, instruction_id, request, needed, amt=described.amt,
+                       biz_date=ledger.biz, now=now)
+    return reply
+
+
+def _movement(ledger: Ledger, request: Request, plan: _Plan, described: Described,
+              fired: scenario.Fired | None) -> tuple[Reply, str, str, tuple[Leg, Leg]]:
+    """The reply, status, entry kind and legs of executing ``plan`` now."""
     serial_no = ledger.next_serial()
     payer, payee = plan.payer, plan.payee
     held = fired is not None and fired.then.action == "hold"
     if plan.route == SAME_BANK and held:
         assert payee is not None
         reply = Reply(codes.OK.code, "accepted, processing", serial_no, {"stat": "0"})
-        status, kind = "processing", "interbank_debit"
-        legs = (
+        return reply, "processing", "interbank_debit", (
             Leg(payer.id, "D", plan.amt, payee.acno, payee.name),
             Leg(ledger.clearing_in_transit_id(), "C", plan.amt, payer.acno, payer.name),
         )
-    elif plan.route == SAME_BANK:
+    if plan.route == SAME_BANK:
         assert payee is not None
         reply = Reply(codes.OK.code, "transfer completed", serial_no, {"stat": "1"})
-        status, kind = "success", "transfer"
-        legs = (
+        return reply, "success", "transfer", (
             Leg(payer.id, "D", plan.amt, payee.acno, payee.name),
             Leg(payee.id, "C", plan.amt, payer.acno, payer.name),
         )
-    else:
-        when = "next clearing run" if plan.urgent else "next batch clearing"
-        fields = {"stat": "0"} if request.tr_code == TRANSFER else {"tran_status": "34"}
-        reply = Reply(codes.OK.code, f"accepted, processing: settles at the {when}",
-                      serial_no, fields)
-        status, kind = "processing", "interbank_debit"
-        legs = (
-            Leg(payer.id, "D", plan.amt, described.rcv_acno, described.rcv_acname),
-            Leg(ledger.clearing_in_transit_id(), "C", plan.amt, payer.acno, payer.name),
-        )
-    instruction_id = instructions.record(
-        ledger.conn, request, request_digest, described, status=status, reply=reply,
-        pay_bank_no=ledger.bank_no, biz_date=ledger.biz, now=now,
+    when = "next clearing run" if plan.urgent else "next batch clearing"
+    fields = {"stat": "0"} if request.tr_code == TRANSFER else {"tran_status": "34"}
+    reply = Reply(codes.OK.code, f"accepted, processing: settles at the {when}",
+                  serial_no, fields)
+    return reply, "processing", "interbank_debit", (
+        Leg(payer.id, "D", plan.amt, described.rcv_acno, described.rcv_acname),
+        Leg(ledger.clearing_in_transit_id(), "C", plan.amt, payer.acno, payer.name),
     )
-    ledger.post(serial_no=serial_no, kind=kind, legs=legs, now=now, summary=plan.summary,
-                instruction_id=instruction_id)
-    ledger.add_daily_usage(request.corp_no, plan.amt)
-    if fired is not None and fired.then.action in scenario.TRANSFER_ACTIONS:
-        scenario.leave_pending(ledger.conn, instruction_id, fired, now)
-    return reply
 
 
 def refuse(ledger: Ledger, request: Request, request_digest: bytes, refusal: Refused,
            now: datetime) -> Reply:
     """Record a refused instruction with its reply (a retry is answered the same)."""
     reply = refusal.reply
+    described = describe(request.tr_code, request.fields)
     instructions.record(
-        ledger.conn, request, request_digest, describe(request.tr_code, request.fields),
+        ledger.conn, request, request_digest, described,
         status="failed", reply=reply, pay_bank_no=ledger.bank_no, biz_date=ledger.biz, now=now,
     )
+    audit.record(ledger.conn, at=now, biz_date=ledger.biz, corp_no=request.corp_no,
+                 event="refusal", tr_code=request.tr_code, req_no=request.req_no,
+                 operator=request.user_no, amt=described.amt, result=refusal.code.code,
+                 detail=refusal.message)
     return reply
 
 
@@ -150,19 +221,22 @@ def describe(tr_code: str, fields: Mapping[str, object]) -> Described:
 # -- checks --------------------------------------------------------------------------
 
 
-def _plan(ledger: Ledger, request: Request) -> _Plan:
+def _plan(ledger: Ledger, request: Request, *, check_funds: bool = True) -> _Plan:
+    """Judge the instruction (the refusals in the module's order); ``check_funds``
+    False skips only insufficient funds (E008), for one that waits for approvals."""
     fields = request.fields
     if request.tr_code == INTER_BANK_PAYMENT:
         summary = text_field(fields, "summary") or text_field(fields, "purpose")
         return _plan_inter_bank(ledger, request, bank_field="partyid",
-                                urgent=_flag(fields, "urgent_flag") == "1", summary=summary)
+                                urgent=_flag(fields, "urgent_flag") == "1", summary=summary,
+                                check_funds=check_funds)
     if _flag(fields, "bank_flag") == "1":
         return _plan_inter_bank(ledger, request, bank_field="rcv_bank_no", urgent=True,
-                                summary=text_field(fields, "summary"))
-    return _plan_same_bank(ledger, request)
+                                summary=text_field(fields, "summary"), check_funds=check_funds)
+    return _plan_same_bank(ledger, request, check_funds=check_funds)
 
 
-def _plan_same_bank(ledger: Ledger, request: Request) -> _Plan:
+def _plan_same_bank(ledger: Ledger, request: Request, *, check_funds: bool = True) -> _Plan:
     fields = request.fields
     pay_acno = required_field(fields, "pay_acno")
     rcv_acno = required_field(fields, "rcv_acno")
@@ -179,6 +253,9 @@ def _plan_same_bank(ledger: Ledger, request: Request) -> _Plan:
     # Both accounts in one read; the payer is still judged before the payee.
     payer, payee = ledger.customer_account_pair(pay_acno, rcv_acno)
     payer = _payer(payer, request, pay_acno, cur_code)
+    limits.check_directed(ledger, pay_acno, rcv_acno)
+    if payee is None:
+        payee = _personal_account(ledger, rcv_acno)
     if payee is None:
         raise Refused(codes.UNKNOWN_ACCOUNT, f"payee account {rcv_acno} not found at this bank")
     _check_status(payee, "payee")
@@ -189,15 +266,27 @@ def _plan_same_bank(ledger: Ledger, request: Request) -> _Plan:
     if payee.currency != payer.currency:
         raise Refused(codes.CURRENCY_MISMATCH,
                       f"payee account is {payee.currency}, payer account {payer.currency}")
-    _check_limits_and_funds(ledger, request.corp_no, payer, amt)
-    return _Plan(SAME_BANK, payer, payee, amt, urgent=False, summary=summary)
+    to_personal = payee.kind == "personal"
+    _check_limits_and_funds(ledger, request.corp_no, payer, amt, to_personal=to_personal,
+                            check_funds=check_funds)
+    return _Plan(SAME_BANK, payer, payee, amt, urgent=False, summary=summary,
+                 to_personal=to_personal)
+
+
+def _personal_account(ledger: Ledger, acno: str) -> AccountRow | None:
+    """An individual's account at this bank with number ``acno`` (a 公转私 payee), or None."""
+    row = ledger.conn.execute(
+        "SELECT id, kind, acno, bank_no, name, currency, corp_no, status, hold, balance, opened"
+        " FROM accounts WHERE bank_no = ? AND acno = ? AND kind = 'personal'",
+        (ledger.bank_no, acno)).fetchone()
+    return None if row is None else AccountRow(*row)
 
 
 def _plan_inter_bank(ledger: Ledger, request: Request, *, bank_field: str, urgent: bool,
-                     summary: str) -> _Plan:
+                     summary: str, check_funds: bool = True) -> _Plan:
     fields = request.fields
     pay_acno = required_field(fields, "pay_acno")
-    required_field(fields, "rcv_acno")
+    rcv_acno = required_field(fields, "rcv_acno")
     bank_no = required_field(fields, bank_field)
     if len(bank_no) != 12 or not bank_no.isascii() or not bank_no.isdigit():
         raise Refused(codes.INVALID_FIELD, f"field {bank_field}: expected a 12-digit bank number")
@@ -210,8 +299,12 @@ def _plan_inter_bank(ledger: Ledger, request: Request, *, bank_field: str, urgen
     if payer.currency != CLEARING_CURRENCY:
         raise Refused(codes.CURRENCY_MISMATCH,
                       f"inter-bank payments clear in CNY only, account is {payer.currency}")
-    _check_limits_and_funds(ledger, request.corp_no, payer, amt)
-    return _Plan(INTER_BANK, payer, None, amt, urgent=urgent, summary=summary)
+    limits.check_directed(ledger, pay_acno, rcv_acno)
+    to_personal = limits.is_personal_card(rcv_acno)
+    _check_limits_and_funds(ledger, request.corp_no, payer, amt, to_personal=to_personal,
+                            check_funds=check_funds)
+    return _Plan(INTER_BANK, payer, None, amt, urgent=urgent, summary=summary,
+                 to_personal=to_personal)
 
 
 def _payer(payer: AccountRow | None, request: Request, pay_acno: str,
@@ -240,24 +333,10 @@ def _check_status(account: AccountRow, role: str) -> None:
         raise Refused(codes.ACCOUNT_FROZEN, f"{role} account {account.acno} is frozen")
 
 
-def _check_limits_and_funds(ledger: Ledger, corp_no: str, payer: AccountRow, amt: int) -> None:
-    enterprise = ledger.enterprise(corp_no)
-    if enterprise is not None:
-        if enterprise.single_limit is not None and amt > enterprise.single_limit:
-            raise Refused(
-                codes.SINGLE_LIMIT,
-                f"amount {format_yuan(amt)} over single limit "
-                f"{format_yuan(enterprise.single_limit)}",
-            )
-        if enterprise.daily_limit is not None:
-            used = ledger.daily_usage(corp_no)
-            if used + amt > enterprise.daily_limit:
-                raise Refused(
-                    codes.DAILY_LIMIT,
-                    f"daily limit {format_yuan(enterprise.daily_limit)}: used "
-                    f"{format_yuan(used)}, requested {format_yuan(amt)}",
-                )
-    if payer.available < amt:
+def _check_limits_and_funds(ledger: Ledger, corp_no: str, payer: AccountRow, amt: int, *,
+                            to_personal: bool, check_funds: bool = True) -> None:
+    limits.check(ledger, corp_no, amt, to_personal=to_personal)
+    if check_funds and payer.available < amt:
         raise Refused(
             codes.INSUFFICIENT_FUNDS,
             f"insufficient funds: available {format_yuan(payer.available)}, "

@@ -14,6 +14,7 @@ from directlink.commands.core_rules import rules
 from directlink.commands.daemon import daemon_group
 from directlink.commands.enroll import enroll
 from directlink.commands.keys import keys
+from directlink.commands.receipt import receipt
 from directlink.commands.send import send
 from directlink.commands.send_batch import batch_collect, batch_pay, batch_status
 from directlink.commands.send_queries import balance, details, history, status
@@ -32,7 +33,7 @@ def cli() -> None:
     """
 
 
-for _command in (up, core, daemon_group, config, keys, enroll, send, approvals):
+for _command in (up, core, daemon_group, config, keys, enroll, send, approvals, receipt):
     cli.add_command(_command)
 # `send`'s subcommands, one module per family (`raw` is the group's own).
 for _command in (balance, details, history, status,  # send_queries

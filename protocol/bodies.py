@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from construct import Struct
 
-from protocol import bodies_approvals
+from protocol import bodies_approvals, bodies_audit, bodies_receipts
 from protocol.bodies_approvals import AUTHORIZATION
 from protocol.codec import RecordCodec
 from protocol.fields import Choice, Digits, Raw, Signed, Text, field, records
@@ -291,6 +291,8 @@ BODIES: dict[tuple[str, str], Struct] = {
         records("records", AGREEMENT_RECORD, "agreements, oldest first"),
     ),
     **bodies_approvals.BODIES,
+    **bodies_audit.BODIES,
+    **bodies_receipts.BODIES,
 }
 
 #: The tr_codes whose requests travel in segments (header frag_no / more_flag).

@@ -140,6 +140,10 @@ def query(tr_code: str, corp: str = CORP, **fields: object) -> Request:
     return Request(corp, "001", tr_code, "", fields)
 
 
+#: 310204's authorization fields for an instruction that needed no approval.
+NO_APPROVAL = {"auth_state": "0", "auth_level": 0, "auth_levels": 0, "waiting_for": ""}
+
+
 def status_of(bank: Bank, req_no: str, corp: str = CORP) -> dict:
     reply = bank.execute(query("310204", corp, query_flag="1", ogl_serial_no=req_no))
     assert reply.ret_code == "0000"
@@ -202,7 +206,7 @@ def test_same_bank_transfer_moves_money_at_once(bank, db):
     assert status_of(bank, "T1") == {
         "ogl_serial_no": "T1", "stat": "1", "err_msg": "", "pay_acno": A1,
         "pay_bank_no": BANK_NO, "rcv_acno": A2, "rcv_bank_no": BANK_NO, "amt": 12_345,
-        "cert_no": "VT1",
+        "cert_no": "VT1", **NO_APPROVAL,
     }
 
 
@@ -639,7 +643,7 @@ def test_urgent_payment_settles_at_the_next_clearing_run(bank, db):
     assert status_of(bank, "I1") == {
         "ogl_serial_no": "I1", "stat": "1", "err_msg": "", "pay_acno": A1,
         "pay_bank_no": BANK_NO, "rcv_acno": ZHANG, "rcv_bank_no": ICBC, "amt": 25_000,
-        "cert_no": "VI1",
+        "cert_no": "VI1", **NO_APPROVAL,
     }
     # A retry still gets the original reply (accepted), and nothing moves.
     assert bank.execute(payment("I1", 25_000, rcv_acname="Zhang San")) == reply

@@ -14,7 +14,17 @@ from core_sim.check import check_ledger
 from core_sim.ledger import Ledger, Leg, NewEntry
 from protocol import codes
 from protocol.bodies import SEGMENT_ITEMS
-from tests.test_bank import A1, BANK_NO, CORP, FROZEN, ICBC, OTHER_CORP, FakeClock, make_seed
+from tests.test_bank import (
+    A1,
+    BANK_NO,
+    CORP,
+    FROZEN,
+    ICBC,
+    OTHER_CORP,
+    FakeClock,
+    make_seed,
+    transfer,
+)
 
 ZHANG, LI, WANG, ZHAO, QIAN = (f"62226001000000000{n:02d}" for n in range(1, 6))
 EXT_PAYER, EXT_POOR, EXT_CLOSED = "6222020200000000011", "6222020200000000012", \
@@ -191,6 +201,8 @@ def test_310204_on_a_batch_says_how_its_items_went_and_where_to_read_them(bank):
 
 
 def test_a_payment_runs_out_of_money_item_by_item(bank):
+    # Items are within the enterprise's limits (single 5000.00): A1 keeps 4000.00.
+    assert bank.execute(transfer("T0", 400_000)).ok
     a1 = balance(bank, A1)
     reply = bank.execute(payment("PAY2", [(ZHANG, "张三", a1 - 100, "p1"),
                                           (LI, "李四", 200, "p2"), (LI, "李四", 100, "p3")]))

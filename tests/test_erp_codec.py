@@ -94,6 +94,13 @@ VALID = {
     "210201": TRANSFER,
     "210224": PAYMENT,
     "310204": {"query_flag": "1", "ogl_serial_no": "ERP20261124000003"},
+    "310230": {"operator": "B01", "ogl_serial_no": "", "begin_no": "1", "query_num": "100"},
+    "210230": {"ogl_serial_no": "ERP20261124000003", "operator": "B01", "decision": "1",
+               "level": "1", "amt": "1500000.00", "signed_at": "2026-11-24T10:15:00",
+               "signature": "ab" * 64},
+    "310240": {"start_date": "20261101", "end_date": "20261124",
+               "ogl_serial_no": "ERP-1", "operator": "B01", "begin_no": "1",
+               "query_num": "100"},
 }
 
 
@@ -528,7 +535,8 @@ def test_wire_replies_decoded_by_the_wire_codec_convert() -> None:
         "210224": {"tran_status": "34"},
         "310204": {"ogl_serial_no": "ERP-3", "stat": "1", "err_msg": "", "pay_acno": A1,
                    "pay_bank_no": "301290000007", "rcv_acno": EXT,
-                   "rcv_bank_no": "102100099996", "amt": 50000, "cert_no": "PAY-0002"},
+                   "rcv_bank_no": "102100099996", "amt": 50000, "cert_no": "PAY-0002",
+                   "auth_state": "0", "auth_level": 0, "auth_levels": 0, "waiting_for": ""},
     }
     for tr_code, fields in cases.items():
         codec = CODECS[(tr_code, RESPONSE)]
@@ -575,8 +583,9 @@ def test_ans_code_semantics() -> None:
     assert ans_code_for("0000") == "0"
     assert ans_code_for("D008") == "2"
     assert ans_code_for("D006") == "2"
+    assert ans_code_for("A001") == "2"  # awaiting authorization: not final either
     for rc in codes.ALL:
-        if rc.code not in ("0000", "D006", "D008"):
+        if rc.code not in ("0000", "D006", "D008", "A001"):
             assert ans_code_for(rc.code) == "1", rc
 
 

@@ -171,6 +171,7 @@ ENTRY = {
     "opp_acname": "张三", "summary": "十一月货款", "req_no": "REQ20261124000001",
     "cert_no": "CERT0001",
 }
+AUTH_SAMPLE = {"auth_state": "1", "auth_level": 1, "auth_levels": 2, "waiting_for": "C01"}
 BATCH_STATUS_SAMPLE = {
     "state": "3", "received": 3, "ok_count": 2, "ok_amt": 1_500_000, "fail_count": 1,
     "fail_amt": 30_000, "pending_count": 0, "pending_amt": 0, "err_code": "", "err_msg": "",
@@ -209,6 +210,7 @@ SAMPLE_FIELDS: dict[tuple[str, str], dict] = {
         "ogl_serial_no": "REQ20261124000001", "stat": "1", "err_msg": "",
         "pay_acno": ACNO, "pay_bank_no": "301290000007", "rcv_acno": OTHER_ACNO,
         "rcv_bank_no": "102100099996", "amt": 1_250_000, "cert_no": "CERT0001",
+        "auth_state": "2", "auth_level": 2, "auth_levels": 2, "waiting_for": "",
     },
     ("330002", REQUEST): {
         "cert_no": "PAY202611", "pay_acno": ACNO, "type": "S", "sum": 2, "sum_amt": 1_500_000,
@@ -231,7 +233,9 @@ SAMPLE_FIELDS: dict[tuple[str, str], dict] = {
     ("330010", RESPONSE): BATCH_STATUS_SAMPLE,
     ("310207", REQUEST): {"ogl_serial_no": "COL202611001"},
     ("310207", RESPONSE): {"ogl_serial_no": "COL202611001", "batch_tr_code": "330010",
-                           "sum": 3, "sum_amt": 1_530_000, **BATCH_STATUS_SAMPLE},
+                           "sum": 3, "sum_amt": 1_530_000, **BATCH_STATUS_SAMPLE,
+                           "auth_state": "0", "auth_level": 0, "auth_levels": 0,
+                           "waiting_for": ""},
     ("310208", REQUEST): {"ogl_serial_no": "COL202611001", "status": "E", "begin_no": 1,
                           "query_num": 1000},
     ("310208", RESPONSE): {
@@ -246,6 +250,31 @@ SAMPLE_FIELDS: dict[tuple[str, str], dict] = {
         "records": [{"agreement_no": "AG0000000001", "payer_acno": "6222600100000000001",
                      "payer_name": "张三", "payer_bank_no": "301290000007",
                      "max_amt": 200_000, "valid_to": "20271231", "status": "0"}],
+    },
+    ("310230", REQUEST): {"operator": "C01", "ogl_serial_no": "", "begin_no": 1,
+                          "query_num": 100},
+    ("310230", RESPONSE): {
+        "total_num": 1, "begin_no": 1, "more_flag": "0",
+        "records": [{"req_no": "REQ20261124000001", "tr_code": "210201", "maker": "001",
+                     "amt": 150_000_000, "item_count": 0, "pay_acno": ACNO,
+                     "rcv_acno": OTHER_ACNO, "rcv_acname": "张三", "summary": "十一月货款",
+                     "biz_date": "20261124", "submitted": "2026-11-24T10:15:00",
+                     **AUTH_SAMPLE, "approved_by": "B01"}],
+    },
+    ("210230", REQUEST): {"ogl_serial_no": "REQ20261124000001", "operator": "C01",
+                          "decision": "1", "level": 2, "amt": 150_000_000,
+                          "signed_at": "2026-11-24T10:20:00", "signature": "ab" * 64},
+    ("210230", RESPONSE): {"ogl_serial_no": "REQ20261124000001", "stat": "1", "err_msg": "",
+                           "auth_state": "2", "auth_level": 2, "auth_levels": 2,
+                           "waiting_for": ""},
+    ("310240", REQUEST): {"start_date": "20261101", "end_date": "20261124",
+                          "ogl_serial_no": "", "operator": "", "begin_no": 1,
+                          "query_num": 100},
+    ("310240", RESPONSE): {
+        "total_num": 1, "begin_no": 1, "more_flag": "0",
+        "records": [{"at": "2026-11-24T10:20:00", "event": "approval", "tr_code": "210201",
+                     "req_no": "REQ20261124000001", "operator": "C01", "amt": 150_000_000,
+                     "result": "level 2", "detail": "level 2 of 2 approved"}],
     },
 }
 

@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from daemon.erp import approvals, audit, queries, transfers
+from daemon.erp import approvals, audit, queries, receipts, transfers
 from daemon.erp.fields import FieldRule, ReplyBody
 
 __all__ = ["REPLY_BODIES", "REQUEST_CHECKS", "REQUEST_RULES", "SUPPORTED_TR_CODES",
            "UNKNOWN_OUTCOME_BODIES"]
 
-FAMILIES: tuple[ModuleType, ...] = (queries, transfers, approvals, audit)
+FAMILIES: tuple[ModuleType, ...] = (queries, transfers, approvals, audit, receipts)
 
 
 def _collect(name: str) -> dict[str, Any]:

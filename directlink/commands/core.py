@@ -300,3 +300,4 @@ def eod(home: Path) -> None:
 
     _signal_or_run(require_bank(home), signal.SIGUSR2, "end of day", run)
 from directlink.commands import agreements as _agreements  # noqa: E402, F401 (registers `core agreements`)
+from directlink.commands import core_controls as _controls  # noqa: E402, F401 (registers `core operators|flows|directed|log`)

@@ -105,6 +105,8 @@ ENTRY = {
     "opp_acname": "张三", "summary": "十一月货款", "req_no": "REQ20261124000001",
     "cert_no": "CERT0001",
 }
+#: The authorization fields of an instruction that needed no approval.
+NO_APPROVAL = {"auth_state": "0", "auth_level": 0, "auth_levels": 0, "waiting_for": ""}
 FIELDS: dict[tuple[str, str], dict] = {
     ("310101", REQUEST): {"acno": ACNO},
     ("310101", RESPONSE): {"records": [{
@@ -142,6 +144,7 @@ FIELDS: dict[tuple[str, str], dict] = {
         "ogl_serial_no": "REQ20261124000001", "stat": "1", "err_msg": "",
         "pay_acno": ACNO, "pay_bank_no": "301290000007", "rcv_acno": RCV_ACNO,
         "rcv_bank_no": "102100099996", "amt": 1_250_000, "cert_no": "CERT0001",
+        **NO_APPROVAL,
     },
 }
 PAYER = "6222600100000000001"
@@ -163,7 +166,7 @@ FINISHED = {**_STATUS, "state": "3", "received": 3, "ok_count": 2, "ok_amt": 60_
             "fail_count": 1, "fail_amt": 30_000}
 FIELDS[("310207", REQUEST)] = {"ogl_serial_no": "COL20261124000001"}
 FIELDS[("310207", RESPONSE)] = {"ogl_serial_no": "COL20261124000001", "batch_tr_code": "330010",
-                                "sum": 3, "sum_amt": 90_000, **FINISHED}
+                                "sum": 3, "sum_amt": 90_000, **FINISHED, **NO_APPROVAL}
 FIELDS[("310208", REQUEST)] = {"ogl_serial_no": "COL20261124000001", "status": "E",
                                "begin_no": 1, "query_num": 1000}
 FIELDS[("310208", RESPONSE)] = {
