@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core_sim import authorization, batch_run, instructions
+from core_sim import audit, authorization, batch_run, instructions
 from core_sim.instructions import Described
 from core_sim.ledger import Ledger
 from core_sim.transaction import (
@@ -173,9 +173,12 @@ def receive(ledger: Ledger, request: Request, now: datetime) -> Reply:
         try:
             batch = _create(ledger, request, digest, now)
         except Refused as refusal:
+            described = _describe(request)
             instructions.record(
-                conn, request, digest, _describe(request), status="failed",
+                conn, request, digest, described, status="failed",
                 reply=refusal.reply, pay_bank_no=ledger.bank_no, biz_date=ledger.biz, now=now)
+            _audit(ledger, request, "refusal", described.amt, refusal.code.code,
+                   refusal.message, now)
             return refusal.reply
     elif batch.header_digest != digest or batch.tr_code != request.tr_code:
         return Refused(codes.DUPLICATE_REQ_NO,
@@ -209,15 +212,27 @@ def receive(ledger: Ledger, request: Request, now: datetime) -> Reply:
         _store(ledger, batch, frag_no, items, last=not request.more, now=now)
     except Refused as refusal:
         _refuse(ledger, batch, refusal, now, frag_no, items)
+        _audit(ledger, request, "refusal", batch.declared_amt, refusal.code.code,
+               refusal.message, now)
         return _answer(ledger, batch, frag_no)
     if not request.more:
         needed = authorization.levels_needed(conn, request.corp_no, batch.tr_code,
                                              request.fields)
         if needed.levels:
             _await(ledger, batch, request, needed, now)
-        elif batch.inline:
-            batch_run.run(ledger, batch.id, now, limit=INLINE_MAX)
+        else:
+            _audit(ledger, request, "instruction", batch.declared_amt, "processing",
+                   f"batch of {batch.items} items received", now)
+            if batch.inline:
+                batch_run.run(ledger, batch.id, now, limit=INLINE_MAX)
     return _answer(ledger, batch, frag_no)
+
+
+def _audit(ledger: Ledger, request: Request, event: str, amt: int | None, result: str,
+           detail: str, now: datetime) -> None:
+    audit.record(ledger.conn, at=now, biz_date=ledger.biz, corp_no=request.corp_no,
+                 event=event, tr_code=request.tr_code, req_no=request.req_no,
+                 operator=request.user_no, amt=amt, result=result, detail=detail)
 
 
 def _await(ledger: Ledger, batch: BatchRow, request: Request, needed: authorization.Needed,

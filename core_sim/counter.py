@@ -42,7 +42,7 @@ import yaml
 from config.errors import ConfigError
 from config.seed.checks import kind
 from config.seed.controls import ControlsChecker
-from config.seed.loader import _SeedLoader
+from config.seed.loader import load_yaml
 from config.seed.model import Levels
 from config.seed.rules import acno_problem
 from core_sim import audit, authorization, controls, flows
@@ -288,7 +288,7 @@ def parse_flow(text: str, source: str = "<flow>") -> Any:
     """
     try:
         # The seed's loader: safe, and a key written twice is an error, not a guess.
-        return yaml.load(text, Loader=_SeedLoader)
+        return load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

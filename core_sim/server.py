@@ -99,6 +99,10 @@ class _Connection:
         self.wake.set()
 
 
+#: Requests after which a batch may have work: an approval may authorize one.
+_MAY_RELEASE_A_BATCH = frozenset({"210230"})
+
+
 class CoreServer:
     def __init__(
         self,
@@ -207,8 +211,11 @@ class CoreServer:
                     continue
                 self._answer(pending, reply)
                 touched[pending.conn] = None
-                if pending.request.tr_code in BATCH_TR_CODES and not pending.request.more:
-                    self._batch_work.set()  # a batch may be complete: run it
+                tr_code = pending.request.tr_code
+                if (tr_code in BATCH_TR_CODES and not pending.request.more) \
+                        or tr_code in _MAY_RELEASE_A_BATCH:
+                    # A batch may be complete, or its last approval just landed: run it.
+                    self._batch_work.set()
             for conn in touched:
                 conn.kick()
 

@@ -146,8 +146,8 @@ def _erp_request(**body: str):
 
 
 @pytest.mark.parametrize(("body", "code", "info"), [
-    ({}, "E001", "give one of ogl_serial_no, serial_no, or acno"),
-    ({"ogl_serial_no": "R0", "serial_no": "2026112400000001"}, "E001", "give one of"),
+    ({"ogl_serial_no": "R0", "serial_no": "2026112400000001"}, "E001",
+     "give one of ogl_serial_no, serial_no, or acno"),
     ({"serial_no": "S", "acno": ACNO_1}, "E001", "give one of"),
     ({"acno": ACNO_1, "start_date": "20261124"}, "E001", "missing field end_date"),
     ({"start_date": "20261124", "end_date": "20261124"}, "E001", "missing field acno"),

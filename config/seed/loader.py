@@ -14,6 +14,14 @@ from config.seed.document import SeedChecker
 from config.seed.model import Seed
 
 
+def load_yaml(text: str) -> Any:
+    """``text`` as YAML the way the seed is read: safe, and a key written twice is an error.
+
+    Raises yaml.YAMLError (a MarkedYAMLError with the place) when it is not.
+    """
+    return yaml.load(text, Loader=_SeedLoader)
+
+
 class _SeedLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys.
 

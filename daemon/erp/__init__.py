@@ -10,6 +10,9 @@ Each tr_code's rules and reply converter live together, by family:
 :mod:`.queries`             310101 balances, 310201 / 310301 details
 :mod:`.transfers`           210201 transfer, 210224 inter-bank, 310204 its result
 :mod:`.batches`             330002 / 330010 batches, 310207 / 310208 / 310210
+:mod:`.approvals`           310230 what awaits authorization, 210230 a signed decision
+:mod:`.receipts`            310220 e-receipts
+:mod:`.audit`               310240 the enterprise's audit log
 :mod:`.fields`              :class:`FieldRule`, the checks per kind of field
 :mod:`.tr_codes`            the families' declarations, collected
 :mod:`.requests`            identity, then the body to wire fields

@@ -1,8 +1,9 @@
 """The ERP's e-receipts (电子回单): 310220, fetched by req_no, bank serial or date range.
 
 Declared here once, like the other families: the request body
-(:data:`REQUEST_RULES`), the check that exactly one way to ask is given
-(:data:`REQUEST_CHECKS`), and how the bank's answer becomes the ERP's reply
+(:data:`REQUEST_RULES`), the check that no more than one way to ask is
+given, and a date range whole (:data:`REQUEST_CHECKS`; a request with none
+the bank refuses, E001), and how the bank's answer becomes the ERP's reply
 body (:data:`REPLY_BODIES`). Each receipt is one ``<tran><rcd>`` with every
 field the bank signed, named as :data:`RECEIPT_FIELDS` lists them, plus the
 amount in capitals and the signature, so an ERP can keep it and check it
@@ -56,9 +57,10 @@ REQUEST_RULES: dict[str, tuple[FieldRule, ...]] = {
 
 
 def _check_one_way(fields: Mapping[str, str | int]) -> None:
+    """At most one way to ask, a range complete and in order (none at all: the bank says)."""
     ways = [name for name in ("ogl_serial_no", "serial_no") if fields[name]]
     by_range = any(fields[name] for name in ("acno", "start_date", "end_date"))
-    if len(ways) + by_range != 1:
+    if len(ways) + by_range > 1:
         raise FieldError("give one of ogl_serial_no, serial_no, or acno with start_date "
                          "and end_date")
     if by_range:
