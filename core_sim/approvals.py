@@ -5,8 +5,9 @@ decision (so a retry of its req_no gets the same answer) and in the audit
 log, and nothing else changes:
 
 1. E001 a missing or malformed field (named);
-2. E033 no such operator of the enterprise, or one removed; E037 the operator
-   has no enrolled key (never enrolled, or revoked);
+2. E033 no such operator of the enterprise, one removed, or a maker (who
+   never approves); E037 the operator has no enrolled key (never enrolled,
+   or revoked);
 3. E038 the signature over the decision's canonical text
    (:mod:`protocol.approval`) does not verify with that key — so whatever
    else the request says, a decision nobody signed is never looked at;
@@ -15,7 +16,7 @@ log, and nothing else changes:
 5. E001 the signed amount or level is not the instruction's / the waiting
    level (the operator saw something else);
 6. the rules of :mod:`core_sim.flows`: E034 the maker approving their own,
-   E033 a maker or an operator of no level of this instruction, E035 someone who
+   E033 an operator of no level of this instruction, E035 someone who
    approved an earlier level, E036 an operator of a later level.
 
 An approval moves the instruction to its next level; the last one
@@ -31,6 +32,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
+from config.seed.model import APPROVER_ROLES
 from core_sim import audit, authorization, batch_run, controls, flows, instructions, transfers
 from core_sim.authorization import AUTHORIZED, REJECTED, Authorization
 from core_sim.batches import INLINE_MAX
@@ -130,6 +132,9 @@ def _check(ledger: Ledger, request: Request, decision: approval.Decision,
     if operator is None or operator.status != "active":
         raise Refused(codes.NOT_AN_APPROVER,
                       fit_message(f"no operator {decision.operator} of this enterprise"))
+    if operator.role not in APPROVER_ROLES:
+        raise Refused(codes.NOT_AN_APPROVER,
+                      fit_message(f"{decision.operator} is a {operator.role}: never approves"))
     if operator.key_status != "enrolled" or operator.public_key is None:
         state = "revoked" if operator.key_status == "revoked" else "not enrolled"
         raise Refused(codes.OPERATOR_KEY,
@@ -183,7 +188,7 @@ def _apply(ledger: Ledger, held: Authorization, decision: approval.Decision,
         closed = authorization.close(conn, held, REJECTED, decision.operator, now,
                                      biz_date=ledger.biz, event="rejection",
                                      operator=decision.operator)
-        return _reply(ledger, closed, f"{req_no} rejected: nothing moved")
+        return _reply(ledger, closed, "rejected: nothing moved")
     after = held.approval.approve(decision.operator, role.role)
     audit.record(conn, at=now, biz_date=ledger.biz, corp_no=request.corp_no, event="approval",
                  tr_code=held.tr_code, req_no=req_no, operator=decision.operator,
@@ -192,7 +197,7 @@ def _apply(ledger: Ledger, held: Authorization, decision: approval.Decision,
     if not after.complete:
         moved = authorization.record_step(conn, held, approvers=after.approvers,
                                           state=authorization.AWAITING, closed_by="", now=now)
-        return _reply(ledger, moved, fit_message(f"{req_no}: {moved.describe()}"))
+        return _reply(ledger, moved, fit_message(moved.describe()))
     done = authorization.record_step(conn, held, approvers=after.approvers, state=AUTHORIZED,
                                      closed_by="", now=now)
     status, err_msg = _execute(ledger, done, req_no, now)
@@ -200,7 +205,7 @@ def _apply(ledger: Ledger, held: Authorization, decision: approval.Decision,
                  event="authorized", tr_code=held.tr_code, req_no=req_no,
                  operator=decision.operator, amt=decision.amt, result=status,
                  detail=err_msg or f"executed after {len(after.approvers)} approvals")
-    message = f"{req_no} authorized: {status}" + (f" ({err_msg})" if err_msg else "")
+    message = f"authorized: {status}" + (f" ({err_msg})" if err_msg else "")
     return _reply(ledger, done, fit_message(message))
 
 

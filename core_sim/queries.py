@@ -180,7 +180,7 @@ def status(ledger: Ledger, request: Request) -> Reply:
     held = authorization.load(ledger.conn, found.id)
     message = f"instruction {found.status}"
     if held is not None and found.status in _HELD_OR_CLOSED:
-        message = fit_message(held.describe())
+        message = body["err_msg"] = fit_message(held.describe())
     if by == "serial":
         message = f"{message}, req_no {found.req_no}"
         if len(message) > MESSAGE_WIDTH:  # ASCII: one byte a character

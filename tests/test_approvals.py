@@ -49,7 +49,8 @@ def seed_text() -> str:
     text = text.replace('  bank_no: "301290000007"\n',
                         '  bank_no: "301290000007"\n  business_date: "2026-11-24"\n', 1)
     # B01 also submits through direct connect: the maker of what it sends.
-    return text.replace('      - user_no: "001"', '      - user_no: "001"\n      - user_no: "B01"', 1)
+    return text.replace('      - user_no: "001"',
+                        '      - user_no: "001"\n      - user_no: "B01"', 1)
 
 
 @pytest.fixture
@@ -164,7 +165,7 @@ def test_a_refused_decision_has_its_own_code_and_moves_nothing(bank, keys, case)
                                                      amt=amt)),
         "double": (codes.ALREADY_APPROVED, lambda: decide(bank, keys, "B01", "T2", level=2,
                                                           amt=2_500_000 * YUAN)),
-        "maker": (codes.OPERATOR_KEY, lambda: decide(bank, keys, "A01", "T1", level=1,
+        "maker": (codes.NOT_AN_APPROVER, lambda: decide(bank, keys, "A01", "T1", level=1,
                                                      amt=amt)),
         "no_key": (codes.OPERATOR_KEY, lambda: (_revoke(bank, "B01", "none"),
                                                 decide(bank, keys, "B01", "T1", level=1,

@@ -18,7 +18,6 @@ from daemon.erp.fields import (
     ReplyBody,
     ascii_rule,
     count_rule,
-    flag_rule,
     wire_text,
     wire_yuan,
 )
@@ -43,7 +42,8 @@ REQUEST_RULES: dict[str, tuple[FieldRule, ...]] = {
         FieldRule(name="ogl_serial_no", kind=Kind.ASCII, width=REQ_NO, required=True,
                   doc="req_no of the instruction decided on"),
         ascii_rule("operator", OPERATOR, "the deciding operator's code", required=True),
-        flag_rule("decision", "1 approve (同意), 2 reject (拒绝)", choices=("1", "2")),
+        FieldRule(name="decision", kind=Kind.FLAG, choices=("1", "2"), required=True,
+                  doc="1 approve (同意), 2 reject (拒绝)"),
         count_rule("level", 2, "the level decided, 1-based: the one waiting", required=True),
         FieldRule(name="amt", kind=Kind.AMOUNT, required=True,
                   doc="the instruction's amount (a batch: its total) as the operator saw it"),

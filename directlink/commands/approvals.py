@@ -36,6 +36,7 @@ from directlink.commands.send import (
     render_table,
     show_table,
 )
+from directlink.commands.send_queries import AUTH_STATE
 from directlink.commands.send_wire import Reply
 from protocol import approval
 from protocol.keys import KeyFileError, SigningKey, format_fingerprint
@@ -45,10 +46,7 @@ LIST, DECIDE = "310230", "210230"
 PASSWORD_ENV = "DIRECTLINK_OPERATOR_PASSWORD"
 CHINA = timezone(timedelta(hours=8))
 
-AUTH_STATE = {"0": "needs no approval", "1": "awaiting authorization", "2": "authorized",
-              "3": "rejected", "4": "expired (not authorized by the end of its business day)",
-              "5": "cancelled (its flow was deleted)"}
-STAT = {"0": "processing / not final", "1": "success", "2": "failed (nothing moved)",
+STAT = {"0": "processing, not final", "1": "success", "2": "failed: nothing moved",
         "3": "suspicious: query with `directlink send status`"}
 WHAT = {"210201": "transfer", "210224": "inter-bank payment", "330002": "batch payment",
         "330010": "batch collection"}

@@ -46,6 +46,8 @@ from protocol.receipt import (
 RECEIPTS = "310220"
 PAGE = 500  # receipts per request: the most 310220 gives
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
+#: Receipt numbers this bank gives (``2026112400000042-D``) are safe file names; others not.
+_FILE_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,63}")
 
 
 # -- from a reply record to a verified receipt --------------------------------------
@@ -196,8 +198,17 @@ def fetch(home: Path, config_path: Path | None, req_no: str | None, serial: str 
                 click.echo(f"NOT VERIFIED: receipt no {number}: {_why(exc)}; not written",
                            err=True)
                 continue
+            if not _FILE_NAME.fullmatch(signed.receipt.receipt_no):
+                failed += 1
+                click.echo(f"NOT WRITTEN: receipt no {number}: not usable as a file name",
+                           err=True)
+                continue
             path = folder / f"{signed.receipt.receipt_no}.txt"
-            path.write_bytes(signed.to_bytes())
+            try:
+                path.write_bytes(signed.to_bytes())
+            except OSError as exc:
+                raise click.ClickException(f"{path}: cannot write: {exc.strerror or exc}") \
+                    from None
             verified.append(signed)
             click.echo(f"verified: {describe(signed.receipt)}")
             click.echo(f"  -> {path}")

@@ -179,6 +179,11 @@ def _submit(options: SendOptions, tr_code: str, account: tuple[str, str], *,
     click.echo(f"result:    {reply.particular_code} {reply.particular_info}")
     click.echo(f"req_no:    {reply.req_no}")
     click.echo(f"serial_no: {reply.serial_no or '-'}")
+    if reply.awaiting:
+        click.echo(f"awaiting authorization: nothing runs until the enterprise's approvers "
+                   f"approve it (`directlink approvals list`); then follow it with "
+                   f"`directlink send batch-status {req_no}`", err=True)
+        click.get_current_context().exit(3)
     if not reply.ok:
         click.get_current_context().exit(2 if reply.unknown else 1)
     _summary(status or reply)

@@ -41,6 +41,11 @@ ENTRY_LABELS = {"交易日期": "date", "交易时间": "time", "流水号": "se
                 "企业流水号": "req_no", "凭证号": "cert_no"}
 _AMOUNT_HEADERS = {"发生额", "余额", "可用余额"}
 
+#: What 310204's auth_state means (docs/approvals.md).
+AUTH_STATE = {"0": "needs no approval", "1": "awaiting authorization", "2": "authorized",
+              "3": "rejected", "4": "expired (not authorized by the end of its business day)",
+              "5": "cancelled (its flow was deleted)"}
+
 #: What 310204's stat means: a transfer's stat, or a req_no the bank never received.
 QUERY_STAT = {**TRANSFER_STAT,
               "4": "no such record: it never arrived; resend it with the same req_no"}
@@ -142,6 +147,6 @@ def status(options: SendOptions, original_req_no: str) -> None:
     """The result of an earlier transfer or payment, by its req_no (310204)."""
     reply = call(options, STATUS, {"query_flag": "1", "ogl_serial_no": original_req_no})
     print_head(reply)
-    for line in field_lines(reply.body, {"stat": QUERY_STAT}):
+    for line in field_lines(reply.body, {"stat": QUERY_STAT, "auth_state": AUTH_STATE}):
         click.echo(line)
     finish(reply)
