@@ -116,6 +116,12 @@ class Usage:
     personal_month: int = 0
 
 
+def _needs_periods(enterprise: EnterpriseRow) -> bool:
+    """Whether a limit needs ``limit_usage`` (monthly, or to individuals daily or monthly)."""
+    return (enterprise.monthly_limit is not None or enterprise.personal_daily is not None
+            or enterprise.personal_monthly is not None)
+
+
 def has_limits(enterprise: EnterpriseRow | None) -> bool:
     """Whether the enterprise has any limit set."""
     return enterprise is not None and any(
@@ -133,10 +139,16 @@ def periods(biz: str) -> tuple[str, str]:
     return day, day[:7]
 
 
-def usage(ledger: Ledger, corp_no: str) -> Usage:
-    """The enterprise's usage today and this month (business date), in one read each."""
+def usage(ledger: Ledger, corp_no: str, *, periods_too: bool = True) -> Usage:
+    """The enterprise's usage today and this month (business date), in one read each.
+
+    ``periods_too`` False: today's total only (``daily_usage``), for an
+    enterprise whose limits do not need the rest.
+    """
     day, month = periods(ledger.biz)
     used = Usage(day=ledger.daily_usage(corp_no))
+    if not periods_too:
+        return used
     for scope, period, amount in ledger.conn.execute(
             "SELECT scope, period, amount FROM limit_usage WHERE corp_no = ?"
             " AND period IN (?, ?)", (corp_no, day, month)):
@@ -182,7 +194,8 @@ def check(ledger: Ledger, corp_no: str, amt: int, *, to_personal: bool) -> None:
     if not has_limits(enterprise):
         return
     assert enterprise is not None
-    found = exceeded(enterprise, usage(ledger, corp_no), amt, to_personal=to_personal)
+    used = usage(ledger, corp_no, periods_too=_needs_periods(enterprise))
+    found = exceeded(enterprise, used, amt, to_personal=to_personal)
     if found is not None:
         raise Refused(*found)
 
@@ -222,7 +235,8 @@ class Meter:
         enterprise = ledger.enterprise(corp_no)
         self.active = has_limits(enterprise)
         self._enterprise = enterprise
-        self._used = usage(ledger, corp_no) if self.active else Usage()
+        self._used = (usage(ledger, corp_no, periods_too=_needs_periods(enterprise))
+                      if enterprise is not None and self.active else Usage())
 
     def refusal(self, amt: int) -> tuple[ReturnCode, str] | None:
         """The first limit an item of ``amt`` to an individual would exceed, or None."""

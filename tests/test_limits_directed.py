@@ -399,20 +399,27 @@ def test_a_file_batch_in_chunks_counts_every_chunk(tmp_path, clock):
     assert check_ledger(tmp_path / "core.db").ok
 
 
-def test_collections_are_not_limited_or_counted(bank):
-    conn = bank.connection
-    conn.execute("UPDATE enterprises SET daily_limit = 1, monthly_limit = 1")
-    conn.execute("INSERT INTO agreements (agreement_no, corp_no, rcv_acno, payer_acno,"
-                 " payer_name, status, created_at, updated_at)"
-                 " VALUES ('AG1', ?, ?, ?, '李四', 'active', '', '')", (CORP, A1, P2))
-    reply = bank.execute(Request(CORP, "001", "330010", "C1", {
-        "cert_no": "C1", "rcv_acno": A1, "sum": 1, "sum_amt": 500, "summary": "fee",
-        "busi_no": "FEE", "file_flag": "0",
-        "items": [{"pay_acno": P2, "pay_acname": "李四", "agreement_no": "AG1", "amt": 500,
-                   "busino": "c1", "pay_bank_no": ""}]}))
-    assert reply.ok
-    assert items_of(bank, "C1") == {"c1": ("F", "")}
-    assert usage(bank) == {} and daily_usage(bank) == {}
+def test_collections_are_not_limited_or_counted(tmp_path, clock):
+    tiny = Limits(single=1, daily=1, monthly=1,
+                  to_personal=PersonalLimits(single=1, daily=1, monthly=1))
+    bank = open_bank(tmp_path / "core.db", make_seed(tiny), clock)
+    try:
+        bank.connection.execute(
+            "INSERT INTO agreements (agreement_no, corp_no, rcv_acno, payer_acno, payer_name,"
+            " status, created_at, updated_at) VALUES ('AG1', ?, ?, ?, '李四', 'active', '', '')",
+            (CORP, A1, P2))
+        reply = bank.execute(Request(CORP, "001", "330010", "C1", {
+            "cert_no": "C1", "rcv_acno": A1, "sum": 1, "sum_amt": 500, "summary": "fee",
+            "busi_no": "FEE", "file_flag": "0",
+            "items": [{"pay_acno": P2, "pay_acname": "李四", "agreement_no": "AG1", "amt": 500,
+                       "busino": "c1", "pay_bank_no": ""}]}))
+        assert reply.ok
+        assert items_of(bank, "C1") == {"c1": ("F", "")}
+        assert usage(bank) == {} and daily_usage(bank) == {}
+        assert code_of(bank, same_bank(A2, 2)) == codes.SINGLE_LIMIT.code  # the limits hold
+    finally:
+        bank.close()
+    assert check_ledger(tmp_path / "core.db").ok
 
 
 # -- the rules themselves ------------------------------------------------------------------
