@@ -94,6 +94,8 @@ VALID = {
     "210201": TRANSFER,
     "210224": PAYMENT,
     "310204": {"query_flag": "1", "ogl_serial_no": "ERP20261124000003"},
+    "310220": {"ogl_serial_no": "ERP20261124000002", "serial_no": "", "acno": "",
+               "start_date": "", "end_date": "", "begin_no": "1", "query_num": "100"},
     "310230": {"operator": "B01", "ogl_serial_no": "", "begin_no": "1", "query_num": "100"},
     "210230": {"ogl_serial_no": "ERP20261124000003", "operator": "B01", "decision": "1",
                "level": "1", "amt": "1500000.00", "signed_at": "2026-11-24T10:15:00",

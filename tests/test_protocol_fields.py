@@ -218,7 +218,8 @@ def test_header_refuses_an_unknown_message_type():
 
 def test_every_tr_code_has_both_directions():
     assert {"310101", "310201", "310301", "210201", "210224", "310204",
-            "330002", "330010", "310207", "310208", "310210"} == TR_CODES
+            "330002", "330010", "310207", "310208", "310210",
+            "310230", "210230", "310220", "310240"} == TR_CODES
     assert set(BODIES) == {(code, d) for code in TR_CODES for d in (REQUEST, RESPONSE)}
     assert set(CODECS) == set(BODIES)
 
