@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 from config.seed import parse_seed
-from core_sim import agreements, audit, controls, counter
+from core_sim import agreements, audit, controls, counter, counter_errors
 from core_sim.bank import Bank, Request
 from core_sim.check import check_ledger
 from core_sim.ledger import Ledger
@@ -75,8 +75,8 @@ def snapshot(bank: Bank) -> dict[str, list[tuple]]:
             for table in TABLES}
 
 
-def refused(bank: Bank, error: type[counter.CounterError], work: Callable[[Ledger], object],
-            *words: str) -> counter.CounterError:
+def refused(bank: Bank, error: type[counter_errors.CounterError], work: Callable[[Ledger], object],
+            *words: str) -> counter_errors.CounterError:
     """``work`` is refused with ``error`` naming ``words``, and nothing changed."""
     before = snapshot(bank)
     with pytest.raises(error) as info:
@@ -156,12 +156,12 @@ def test_add_operator_writes_it_and_its_audit_row(bank):
 
 
 @pytest.mark.parametrize(("fields", "error", "words"), [
-    ({"code": "E-1"}, counter.InvalidInput, ("code", "letters and digits only")),
-    ({"code": "E" * 21}, counter.InvalidInput, ("at most 20 characters",)),
-    ({"name": " 戊"}, counter.InvalidInput, ("name", "spaces")),
-    ({"role": "boss"}, counter.InvalidInput, ("role", "maker, checker, deputy, supervisor")),
-    ({"code": "B01"}, counter.DuplicateOperator, ("operator B01 already",)),
-    ({"corp_no": "0000000009"}, counter.UnknownEnterprise, ("no enterprise 0000000009",)),
+    ({"code": "E-1"}, counter_errors.InvalidInput, ("code", "letters and digits only")),
+    ({"code": "E" * 21}, counter_errors.InvalidInput, ("at most 20 characters",)),
+    ({"name": " 戊"}, counter_errors.InvalidInput, ("name", "spaces")),
+    ({"role": "boss"}, counter_errors.InvalidInput, ("role", "maker, checker, deputy, supervisor")),
+    ({"code": "B01"}, counter_errors.DuplicateOperator, ("operator B01 already",)),
+    ({"corp_no": "0000000009"}, counter_errors.UnknownEnterprise, ("no enterprise 0000000009",)),
 ])
 def test_add_operator_refusals(bank, fields, error, words):
     values = {"corp_no": CORP, "code": "E01", "name": "戊", "role": "checker", **fields}
@@ -176,12 +176,12 @@ def test_operator_codes_are_per_enterprise_and_never_reused(bank):
     at_counter(bank, lambda books: counter.add_operator(
         books, CORP, code="E01", name="戊", role="checker", now=NOW))
     at_counter(bank, lambda books: counter.remove_operator(books, CORP, "E01", now=NOW))
-    refused(bank, counter.DuplicateOperator, lambda books: counter.add_operator(
+    refused(bank, counter_errors.DuplicateOperator, lambda books: counter.add_operator(
         books, CORP, code="E01", name="己", role="deputy", now=NOW), "was removed", "reused")
 
 
 def test_remove_refused_while_a_flow_names_the_operator(bank):
-    error = refused(bank, counter.OperatorInUse,
+    error = refused(bank, counter_errors.OperatorInUse,
                     lambda books: counter.remove_operator(books, CORP, "B01", now=NOW),
                     "flow 1 (transfer, account 310066726018010000001)", "flow 2 (collection)",
                     "delete it first")
@@ -195,7 +195,7 @@ def test_remove_refused_while_a_flow_names_the_operator(bank):
 
 
 def test_remove_refused_when_no_supervisor_would_approve_above_the_last_band(bank):
-    refused(bank, counter.OperatorInUse,
+    refused(bank, counter_errors.OperatorInUse,
             lambda books: counter.remove_operator(books, CORP, "S01", now=NOW),
             "removing operator S01", "supervisor")
 
@@ -227,7 +227,7 @@ def test_removing_an_operator_revokes_their_key_and_they_approve_nothing(bank):
 
 
 @pytest.mark.parametrize(("code", "error", "words"), [
-    ("Z01", counter.UnknownOperator, ("has no operator Z01",)),
+    ("Z01", counter_errors.UnknownOperator, ("has no operator Z01",)),
 ])
 def test_remove_unknown_operator(bank, code, error, words):
     refused(bank, error, lambda books: counter.remove_operator(books, CORP, code, now=NOW),
@@ -238,7 +238,7 @@ def test_remove_twice(bank):
     at_counter(bank, lambda books: counter.add_operator(
         books, CORP, code="E01", name="戊", role="maker", now=NOW))
     at_counter(bank, lambda books: counter.remove_operator(books, CORP, "E01", now=NOW))
-    refused(bank, counter.OperatorRemoved,
+    refused(bank, counter_errors.OperatorRemoved,
             lambda books: counter.remove_operator(books, CORP, "E01", now=NOW), "was removed")
 
 
@@ -282,35 +282,35 @@ def test_enrolled_key_signs_decisions_replaced_and_revoked_keys_do_not(bank):
 
 def test_enroll_refusals(bank):
     key = SigningKey.generate()
-    refused(bank, counter.NotAnApprover, lambda books: counter.enroll_operator_key(
+    refused(bank, counter_errors.NotAnApprover, lambda books: counter.enroll_operator_key(
         books, CORP, "A01", key.public, now=NOW), "A01 is a maker")
-    refused(bank, counter.UnknownOperator, lambda books: counter.enroll_operator_key(
+    refused(bank, counter_errors.UnknownOperator, lambda books: counter.enroll_operator_key(
         books, CORP, "Z01", key.public, now=NOW), "no operator Z01")
-    refused(bank, counter.UnknownEnterprise, lambda books: counter.enroll_operator_key(
+    refused(bank, counter_errors.UnknownEnterprise, lambda books: counter.enroll_operator_key(
         books, "0000000009", "B01", key.public, now=NOW), "no enterprise")
     enroll(bank, "B01", key)
-    refused(bank, counter.KeyInUse, lambda books: counter.enroll_operator_key(
+    refused(bank, counter_errors.KeyInUse, lambda books: counter.enroll_operator_key(
         books, CORP, "B01", key.public, now=NOW), "enrolled key already")
-    refused(bank, counter.KeyInUse, lambda books: counter.enroll_operator_key(
+    refused(bank, counter_errors.KeyInUse, lambda books: counter.enroll_operator_key(
         books, CORP, "C01", key.public, now=NOW), f"{CORP}/B01", "a key of their own")
     at_counter(bank, lambda books: counter.revoke_operator_key(books, CORP, "B01", now=NOW))
-    refused(bank, counter.KeyInUse, lambda books: counter.enroll_operator_key(
+    refused(bank, counter_errors.KeyInUse, lambda books: counter.enroll_operator_key(
         books, CORP, "B01", key.public, now=NOW), "revoked", "never enrolled again")
     at_counter(bank, lambda books: counter.add_operator(
         books, CORP, code="E01", name="戊", role="checker", now=NOW))
     at_counter(bank, lambda books: counter.remove_operator(books, CORP, "E01", now=NOW))
-    refused(bank, counter.OperatorRemoved, lambda books: counter.enroll_operator_key(
+    refused(bank, counter_errors.OperatorRemoved, lambda books: counter.enroll_operator_key(
         books, CORP, "E01", SigningKey.generate().public, now=NOW), "was removed")
 
 
 def test_revoke_refusals(bank):
-    refused(bank, counter.NoKey, lambda books: counter.revoke_operator_key(
+    refused(bank, counter_errors.NoKey, lambda books: counter.revoke_operator_key(
         books, CORP, "C01", now=NOW), "never enrolled")
     enroll(bank, "C01", SigningKey.generate())
     at_counter(bank, lambda books: counter.revoke_operator_key(books, CORP, "C01", now=NOW))
-    refused(bank, counter.NoKey, lambda books: counter.revoke_operator_key(
+    refused(bank, counter_errors.NoKey, lambda books: counter.revoke_operator_key(
         books, CORP, "C01", now=NOW), "revoked already")
-    refused(bank, counter.UnknownOperator, lambda books: counter.revoke_operator_key(
+    refused(bank, counter_errors.UnknownOperator, lambda books: counter.revoke_operator_key(
         books, CORP, "Z01", now=NOW))
 
 
@@ -346,35 +346,36 @@ def test_flow_as_json_and_the_collection_flow(bank):
 @pytest.mark.parametrize(("text", "error", "words"), [
     # The seed's rules, with the user's own paths.
     ('{acno: "310066726018010000002", bands: [{up_to: "100.00", levels: [[A01]]}]}',
-     counter.InvalidInput, ("bands[0].levels[0][0]", "A01", "maker")),
+     counter_errors.InvalidInput, ("bands[0].levels[0][0]", "A01", "maker")),
     ('{acno: "310066726018010000002", bands: [{up_to: "100.00", levels: [[Z01]]}]}',
-     counter.InvalidInput, ("no operator 'Z01'",)),
+     counter_errors.InvalidInput, ("no operator 'Z01'",)),
     ('{acno: "310066726018010000002", bands: [{up_to: "200.00", levels: [[B01]]},'
      ' {up_to: "100.00", levels: [[C01]]}]}',
-     counter.InvalidInput, ("bands[1].up_to", "must be above 200.00, the up_to of bands[0]")),
+     counter_errors.InvalidInput,
+     ("bands[1].up_to", "must be above 200.00, the up_to of bands[0]")),
     ('{acno: "310066726018010000002", bands: [{up_to: "100.00", levels: [[B01], [B01]]}]}',
-     counter.InvalidInput, ("already in an earlier level",)),
+     counter_errors.InvalidInput, ("already in an earlier level",)),
     ('{acno: "310066726018010000002", bands: [{up_to: "100.00", levels: [[S01]]}]}',
-     counter.InvalidInput, ("every supervisor",)),
-    ('{acno: "310066726018010000002", bands: []}', counter.InvalidInput, ("at least one",)),
+     counter_errors.InvalidInput, ("every supervisor",)),
+    ('{acno: "310066726018010000002", bands: []}', counter_errors.InvalidInput, ("at least one",)),
     ('{acno: "310066726018010000002", bands: [{up_to: 100, levels: [[B01]]}]}',
-     counter.InvalidInput, ("quoted strings",)),
-    ('{acno: "310066726018010000002", band: []}', counter.InvalidInput,
+     counter_errors.InvalidInput, ("quoted strings",)),
+    ('{acno: "310066726018010000002", band: []}', counter_errors.InvalidInput,
      ("unknown key 'band'", "did you mean 'bands'")),
     ('{collection_flow: [[B01]], operators: [{code: X, role: checker}]}',
-     counter.InvalidInput, ("unknown key(s) beside it: operators",)),
-    ('{collection_flow: []}', counter.InvalidInput, ("at least one level",)),
-    ('[[B01]]', counter.InvalidInput, ("expected a transfer flow", "got a list")),
+     counter_errors.InvalidInput, ("unknown key(s) beside it: operators",)),
+    ('{collection_flow: []}', counter_errors.InvalidInput, ("at least one level",)),
+    ('[[B01]]', counter_errors.InvalidInput, ("expected a transfer flow", "got a list")),
     # Whose account.
     ('{acno: "310066726018019999999", bands: [{up_to: "100.00", levels: [[B01]]}]}',
-     counter.UnknownAccount, ("no account 310066726018019999999",)),
+     counter_errors.UnknownAccount, ("no account 310066726018019999999",)),
     (f'{{acno: "{OTHER_ACNO}", bands: [{{up_to: "100.00", levels: [[B01]]}}]}}',
-     counter.NotTheEnterprisesAccount, (f"not an account of {CORP}", OTHER)),
+     counter_errors.NotTheEnterprisesAccount, (f"not an account of {CORP}", OTHER)),
     # A flow in force is never edited.
     ('{acno: "310066726018010000001", bands: [{up_to: "100.00", levels: [[B01]]}]}',
-     counter.DuplicateFlow, ("flow 1 (transfer, account 310066726018010000001) is in force",
+     counter_errors.DuplicateFlow, ("flow 1 (transfer, account 310066726018010000001) is in force",
                              "delete it first")),
-    ('{collection_flow: [[C01]]}', counter.DuplicateFlow, ("collection flow already",)),
+    ('{collection_flow: [[C01]]}', counter_errors.DuplicateFlow, ("collection flow already",)),
 ])
 def test_add_flow_refusals(bank, text, error, words):
     refused(bank, error, lambda books: counter.add_flow(books, CORP, counter.parse_flow(text),
@@ -385,7 +386,7 @@ def test_a_flow_needs_a_supervisor_above_its_last_band(bank):
     at_counter(bank, lambda books: counter.add_operator(
         books, OTHER, code="K01", name="Li", role="checker", now=NOW))
     text = f'{{acno: "{OTHER_ACNO}", bands: [{{up_to: "100.00", levels: [[K01]]}}]}}'
-    refused(bank, counter.InvalidInput, lambda books: counter.add_flow(
+    refused(bank, counter_errors.InvalidInput, lambda books: counter.add_flow(
         books, OTHER, counter.parse_flow(text), now=NOW), "no operator with role supervisor")
     at_counter(bank, lambda books: counter.add_operator(
         books, OTHER, code="M01", name="Wang", role="supervisor", now=NOW))
@@ -398,14 +399,14 @@ def test_a_removed_operator_cannot_be_named_in_a_new_flow(bank):
         books, CORP, code="E01", name="戊", role="checker", now=NOW))
     at_counter(bank, lambda books: counter.remove_operator(books, CORP, "E01", now=NOW))
     text = A2_FLOW.replace("C01", "E01")
-    refused(bank, counter.InvalidInput, lambda books: counter.add_flow(
+    refused(bank, counter_errors.InvalidInput, lambda books: counter.add_flow(
         books, CORP, counter.parse_flow(text), now=NOW), "no operator 'E01'")
 
 
 def test_parse_flow_refuses_bad_yaml_and_duplicate_keys():
-    with pytest.raises(counter.InvalidInput, match="not valid YAML"):
+    with pytest.raises(counter_errors.InvalidInput, match="not valid YAML"):
         counter.parse_flow("{acno: [", "f.yaml")
-    with pytest.raises(counter.InvalidInput, match="duplicate key 'acno'"):
+    with pytest.raises(counter_errors.InvalidInput, match="duplicate key 'acno'"):
         counter.parse_flow('{acno: "1", acno: "2"}')
 
 
@@ -432,7 +433,7 @@ def test_delete_a_flow_with_waiting_instructions_needs_confirming_then_cancels_t
     assert [(w.req_no, w.tr_code, w.amt, w.maker) for w in waiting] == [
         ("W1", "210201", 500_000 * YUAN, "001"), ("W2", "210201", 1_500_000 * YUAN, "001")]
 
-    error = refused(bank, counter.InstructionsWaiting,
+    error = refused(bank, counter_errors.InstructionsWaiting,
                     lambda books: counter.delete_flow(books, CORP, 1, now=NOW),
                     "2 instructions wait on flow 1", "W1, W2", "confirm")
     assert [w.req_no for w in error.waiting] == ["W1", "W2"]
@@ -454,12 +455,12 @@ def test_delete_a_flow_with_waiting_instructions_needs_confirming_then_cancels_t
 
 
 def test_delete_flow_refusals(bank):
-    refused(bank, counter.UnknownFlow, lambda books: counter.delete_flow(
+    refused(bank, counter_errors.UnknownFlow, lambda books: counter.delete_flow(
         books, CORP, 99, now=NOW), "has no flow 99")
-    refused(bank, counter.UnknownFlow, lambda books: counter.delete_flow(
+    refused(bank, counter_errors.UnknownFlow, lambda books: counter.delete_flow(
         books, OTHER, 1, now=NOW), f"{OTHER} has no flow 1")
     at_counter(bank, lambda books: counter.delete_flow(books, CORP, 1, now=NOW))
-    refused(bank, counter.UnknownFlow, lambda books: counter.delete_flow(
+    refused(bank, counter_errors.UnknownFlow, lambda books: counter.delete_flow(
         books, CORP, 1, now=NOW), "deleted already")
 
 
@@ -488,11 +489,11 @@ def test_directed_payees_added_and_removed(bank):
 
 
 @pytest.mark.parametrize(("acno", "payee", "error", "words"), [
-    (A2, ZHANG, counter.DuplicatePayee, ("pays 6222020200000000001 already",)),
-    (A2, A2, counter.InvalidInput, ("the directed account itself",)),
-    (A2, "62-22", counter.InvalidInput, ("payee",)),
-    (OTHER_ACNO, ZHANG, counter.NotTheEnterprisesAccount, ("not an account of",)),
-    ("310066726018019999999", ZHANG, counter.UnknownAccount, ("no account",)),
+    (A2, ZHANG, counter_errors.DuplicatePayee, ("pays 6222020200000000001 already",)),
+    (A2, A2, counter_errors.InvalidInput, ("the directed account itself",)),
+    (A2, "62-22", counter_errors.InvalidInput, ("payee",)),
+    (OTHER_ACNO, ZHANG, counter_errors.NotTheEnterprisesAccount, ("not an account of",)),
+    ("310066726018019999999", ZHANG, counter_errors.UnknownAccount, ("no account",)),
 ])
 def test_add_directed_payee_refusals(bank, acno, payee, error, words):
     refused(bank, error, lambda books: counter.add_directed_payee(books, CORP, acno, payee,
@@ -500,9 +501,9 @@ def test_add_directed_payee_refusals(bank, acno, payee, error, words):
 
 
 def test_remove_directed_payee_refusals(bank):
-    refused(bank, counter.UnknownPayee, lambda books: counter.remove_directed_payee(
+    refused(bank, counter_errors.UnknownPayee, lambda books: counter.remove_directed_payee(
         books, CORP, A2, A1, now=NOW), f"no directed payee {A1}", ZHANG)
-    refused(bank, counter.UnknownPayee, lambda books: counter.remove_directed_payee(
+    refused(bank, counter_errors.UnknownPayee, lambda books: counter.remove_directed_payee(
         books, CORP, A1, A2, now=NOW), "not a directed account")
 
 

@@ -28,7 +28,7 @@ from config.seed import OPERATOR_ROLES
 from core_sim import agreements, audit, controls, counter, schema
 from core_sim.agreements import AgreementError
 from core_sim.controls import FlowRow, OperatorRow
-from core_sim.counter import CounterError
+from core_sim.counter_errors import CounterError
 from core_sim.ledger import Ledger
 from directlink.commands.common import confirm, home_option, plural
 from directlink.commands.core import core, require_bank
