@@ -6,10 +6,16 @@ a bordered table with payer and payee (户名, 账号, 开户行), the amount in
 capitals (prefixed 人民币, as the payment rules require) and in figures
 (¥1,234.56), currency, summary, the bank's serial, the enterprise's corp_no,
 req_no and transaction code, the time of issue, and the fingerprint of the key
-that signed the receipt, with a note on how to verify it. The PDF is a
-printable view; what is verified is the receipt's text file form
-(:meth:`protocol.receipt.SignedReceipt.to_text`), with
-``directlink receipt verify FILE``.
+that signed the receipt, with a note on how to verify it.
+
+The PDF carries the signed receipt itself: its text file form
+(:meth:`protocol.receipt.SignedReceipt.to_text`) is attached to the document
+as an embedded file, ``<receipt_no>.txt`` (:data:`ATTACHMENT_SUFFIX`). So
+``directlink receipt verify FILE.pdf`` verifies the PDF on its own: the
+attached receipt against the bank's key (:func:`signed_in_pdf`), then the
+printed page against the attached receipt (:func:`page_disagrees`) — a page
+edited to show another amount or payee is told apart from the receipt the
+bank signed.
 
 Fonts: the Chinese text is set in ``STSong-Light``, one of the standard CJK
 fonts of the PDF specification (Adobe-GB1 character collection), through
@@ -31,8 +37,8 @@ megabytes with the project, or reading one from the system, which is exactly
 what this module must not depend on. reportlab's ``UnicodeCIDFont`` needs
 neither. Text extractors read the result (the tests check with pypdf).
 
-Output is deterministic (reportlab's invariant mode: no creation time, a
-fixed document id), so the same receipt always renders to the same bytes.
+The page is drawn by reportlab (invariant mode: no creation time, a fixed
+document id); the attachment is added, and read back, with pypdf.
 """
 
 from __future__ import annotations
@@ -58,7 +64,10 @@ from reportlab.platypus import (
 )
 
 from protocol.keys import format_fingerprint
-from protocol.receipt import SIGNATURE_ALGORITHM, SignedReceipt, escape_value
+from protocol.receipt import SIGNATURE_ALGORITHM, ReceiptError, SignedReceipt, escape_value
+
+#: The attached receipt file is named after the receipt: ``<receipt_no>.txt``.
+ATTACHMENT_SUFFIX = ".txt"
 
 CJK_FONT = "STSong-Light"
 LATIN_FONT = "Helvetica"
@@ -190,12 +199,12 @@ def render_pdf(signed: SignedReceipt, *, bank_name: str) -> bytes:
 
     command = f"<font name='{MONO_FONT}'>directlink receipt verify</font>"
     note = Paragraph(
-        f"本回单由银行电子签名。请用 {command} " + _mixed("<回单文件> 对照已固定的银行公钥")
-        + _mixed("离线验证回单文件；本 PDF 为打印样式。")
-        + "<br/>" + _mixed("This receipt is signed by the bank. Verify the receipt file "
-                           "offline against the pinned bank key with ")
-        + f"{command} <font name='{MONO_FONT}'>FILE</font>"
-        + _mixed("; this PDF is its printable view."), st["note"])
+        f"本回单由银行电子签名。请用 {command} " + _mixed("<本 PDF 或回单文件> 对照已固定的")
+        + _mixed("银行公钥离线验证；本 PDF 附带已签名的回单文件。")
+        + "<br/>" + _mixed("This receipt is signed by the bank. Verify this PDF (it carries "
+                           "the signed receipt file) or the receipt file offline against the "
+                           "pinned bank key with ")
+        + f"{command} <font name='{MONO_FONT}'>FILE</font>.", st["note"])
 
     out = io.BytesIO()
     title = f"{bank_name} 电子回单 {receipt.receipt_no}"
@@ -211,4 +220,64 @@ def render_pdf(signed: SignedReceipt, *, bank_name: str) -> bytes:
     # One page whatever the values: extreme ones (256-character names, or
     # escapes) scale the whole receipt down rather than spill onto a second page.
     doc.build([KeepInFrame(doc.width, doc.height, content, mode="shrink")])
+    return _attach(out.getvalue(), receipt.receipt_no + ATTACHMENT_SUFFIX, signed.to_bytes())
+
+
+def _attach(pdf: bytes, name: str, data: bytes) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_attachment(name, data)
+    out = io.BytesIO()
+    writer.write(out)
     return out.getvalue()
+
+
+class PdfReceiptError(ValueError):
+    """A PDF that holds no readable receipt (not a PDF, or no attached receipt file)."""
+
+
+def signed_in_pdf(data: bytes) -> tuple[SignedReceipt, str]:
+    """The signed receipt attached to a receipt PDF, and the text of its printed page.
+
+    Not verified: check it with :func:`protocol.receipt.verify_receipt`.
+    Raises :class:`PdfReceiptError` when the PDF has no attached receipt, and
+    :class:`~protocol.receipt.ReceiptError` when the attached one is malformed.
+    """
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        attached = {name: files for name, files in reader.attachments.items()
+                    if name.endswith(ATTACHMENT_SUFFIX)}
+        page = "".join(page.extract_text() or "" for page in reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise PdfReceiptError(f"not a readable PDF: {exc}") from None
+    if len(attached) != 1 or len(next(iter(attached.values()))) != 1:
+        raise PdfReceiptError(f"expected one attached receipt file (*{ATTACHMENT_SUFFIX}), "
+                              f"found {len(attached)}")
+    (files,) = attached.values()
+    return SignedReceipt.from_bytes(files[0]), page
+
+
+def page_disagrees(signed: SignedReceipt, page: str) -> list[str]:
+    """What the printed page does not show of the (verified) receipt: [] when it agrees.
+
+    Checked: the receipt number, the amount in figures and in capitals, both
+    account numbers, the bank serial and the date — what a reader of the page
+    acts on. Spaces are ignored (text extraction may add or drop them).
+    """
+    receipt = signed.receipt
+    flat = "".join(page.split())
+    wanted = {
+        "receipt no": receipt.receipt_no, "amount": figures(receipt.amount),
+        "amount in capitals": receipt.amount_in_capitals, "payer account": receipt.payer_acno,
+        "payee account": receipt.payee_acno, "bank serial": receipt.serial_no,
+        "date": receipt.biz_date.isoformat(),
+    }
+    return [name for name, value in wanted.items() if "".join(value.split()) not in flat]
+
+
+__all__ = ["ATTACHMENT_SUFFIX", "PdfReceiptError", "ReceiptError", "page_disagrees",
+           "render_pdf", "signed_in_pdf"]

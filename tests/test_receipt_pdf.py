@@ -17,10 +17,16 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from directlink.receipt_pdf import figures, render_pdf
+from directlink.receipt_pdf import (
+    PdfReceiptError,
+    figures,
+    page_disagrees,
+    render_pdf,
+    signed_in_pdf,
+)
 from protocol.keys import format_fingerprint
 from protocol.money import MAX_FEN
-from protocol.receipt import sign_receipt
+from protocol.receipt import ReceiptError, sign_receipt, verify_receipt
 from tests.test_receipt_signing import BANK, SIGNED, make_receipt
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,3 +139,55 @@ def test_no_font_file_is_read_or_embedded_and_nothing_is_fetched(pdf: bytes) -> 
     # Only Python modules imported on first use (e.g. the UTF-16 codec).
     assert all(event == "open" and path.endswith((".py", ".pyc")) for event, path in events), \
         events
+
+
+# -- the PDF carries its signed receipt -----------------------------------------------
+
+
+def _swap_attachment(pdf: bytes, name: str, data: bytes) -> bytes:
+    """``pdf`` with its attached files replaced by one file ``name`` holding ``data``."""
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(pdf)))
+    del writer._root_object[pypdf.generic.NameObject("/Names")]
+    writer.add_attachment(name, data)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_the_pdf_carries_its_signed_receipt_and_the_page_agrees(pdf: bytes) -> None:
+    signed, page = signed_in_pdf(pdf)
+    assert signed == SIGNED
+    assert verify_receipt(signed, BANK.public) == SIGNED.receipt
+    assert page_disagrees(signed, page) == []
+    names = list(pypdf.PdfReader(io.BytesIO(pdf)).attachments)
+    assert names == [f"{SIGNED.receipt.receipt_no}.txt"]
+
+
+def test_a_page_showing_another_amount_is_told_apart_from_the_signed_receipt() -> None:
+    # The page of a receipt for 9,234.56 with the genuine 1,234.56 receipt attached.
+    other = render_pdf(sign_receipt(make_receipt(amount=923_456), BANK),
+                       bank_name="Simulated Bank")
+    forged = _swap_attachment(other, f"{SIGNED.receipt.receipt_no}.txt", SIGNED.to_bytes())
+    signed, page = signed_in_pdf(forged)
+    verify_receipt(signed, BANK.public)  # the attachment itself is intact
+    assert page_disagrees(signed, page) == ["amount", "amount in capitals"]
+
+
+def test_an_altered_attachment_fails_verification(pdf: bytes) -> None:
+    payee = SIGNED.receipt.payee_acno.encode()
+    text = SIGNED.to_bytes().replace(b"payee_acno=" + payee, b"payee_acno=" + payee[:-1] + b"9")
+    assert text != SIGNED.to_bytes()
+    signed, _ = signed_in_pdf(_swap_attachment(pdf, "x.txt", text))
+    with pytest.raises(ReceiptError):
+        verify_receipt(signed, BANK.public)
+
+
+def test_a_pdf_without_a_receipt_is_refused(pdf: bytes) -> None:
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(pdf)))
+    del writer._root_object[pypdf.generic.NameObject("/Names")]
+    out = io.BytesIO()
+    writer.write(out)
+    with pytest.raises(PdfReceiptError, match="expected one attached receipt file"):
+        signed_in_pdf(out.getvalue())
+    with pytest.raises(PdfReceiptError, match="not a readable PDF"):
+        signed_in_pdf(b"%PDF-1.4\nnot really")

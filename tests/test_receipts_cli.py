@@ -92,6 +92,27 @@ def test_a_one_byte_change_is_refused_as_altered(transferred, up_system: Running
     assert "valid" not in result.stdout
 
 
+def test_the_pdf_verifies_on_its_own_and_a_forged_page_does_not(
+        transferred, up_system: Running, tmp_path: Path) -> None:
+    serial, out, _ = transferred
+    pdf = out / f"r-{serial}-D.pdf"
+    ok = run("receipt", "verify", str(pdf), "--home", str(up_system.home))
+    assert ok.stdout.startswith(f"valid: receipt no {serial}-D amount 1234.56 CNY ")
+    # The credit receipt's page, carrying the debit receipt's genuine file.
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(out / f"r-{serial}-C.pdf"))
+    del writer._root_object[pypdf.generic.NameObject("/Names")]
+    writer.add_attachment(f"{serial}-D.txt", (out / f"{serial}-D.txt").read_bytes())
+    forged = tmp_path / "forged.pdf"
+    with forged.open("wb") as handle:
+        writer.write(handle)
+    refused = run("receipt", "verify", str(forged), "--home", str(up_system.home),
+                  check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"ALTERED: {forged}: the printed page does not show")
+    assert "receipt no" in refused.stderr
+    assert "valid" not in refused.stdout
+
+
 def test_verify_with_the_banks_key_file_or_another_banks(transferred, up_system: Running,
                                                          tmp_path: Path) -> None:
     serial, out, _ = transferred

@@ -273,22 +273,41 @@ def _write_pdfs(pdf: Path, verified: list[SignedReceipt]) -> None:
 @click.pass_context
 def verify(ctx: click.Context, file: Path, home: Path, config_path: Path | None,
            bank_key: Path | None) -> None:
-    """Check a receipt file offline against the bank's key; exit 0 only if intact."""
+    """Check a receipt offline against the bank's key; exit 0 only if intact.
+
+    FILE is a receipt file (<receipt_no>.txt) or a receipt PDF from `receipt
+    fetch --pdf`, which carries its receipt file attached: the attached receipt
+    is verified, then the printed page is compared with it.
+    """
     bank = _bank_key(home, config_path, bank_key)
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"{file}: cannot read: {exc.strerror or exc}") from None
-    if data.startswith(b"%PDF-"):
-        raise click.ClickException(
-            f"{file} is a PDF, the receipt's printable view; verify the receipt file "
-            "(<receipt_no>.txt) that `directlink receipt fetch` wrote")
+    page = None
     try:
-        signed = SignedReceipt.from_bytes(data)
+        if data.startswith(b"%PDF-"):
+            from directlink.receipt_pdf import PdfReceiptError, signed_in_pdf
+
+            try:
+                signed, page = signed_in_pdf(data)
+            except PdfReceiptError as exc:
+                click.echo(f"NOT A RECEIPT PDF: {file}: {exc}", err=True)
+                ctx.exit(1)
+        else:
+            signed = SignedReceipt.from_bytes(data)
         receipt_value = verify_receipt(signed, bank)
     except ReceiptError as exc:
         click.echo(f"{_verdict(exc)}: {file}: {_why(exc)}", err=True)
         ctx.exit(1)
+    if page is not None:
+        from directlink.receipt_pdf import page_disagrees
+
+        wrong = page_disagrees(signed, page)
+        if wrong:
+            click.echo(f"ALTERED: {file}: the printed page does not show the signed receipt's "
+                       f"{', '.join(wrong)} (the attached receipt itself is intact)", err=True)
+            ctx.exit(1)
     click.echo(f"valid: receipt no {receipt_value.receipt_no} amount "
                f"{format_yuan(receipt_value.amount)} {receipt_value.currency} "
                f"({receipt_value.amount_in_capitals}) signed by bank key "
