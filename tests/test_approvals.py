@@ -359,3 +359,17 @@ def test_expiry_closes_the_day_it_was_submitted_only(bank, keys):
     transfer(bank, "T2", 500_000 * YUAN)
     assert status(bank, "T2")["auth_state"] == "1"
     assert decide(bank, keys, "B01", "T2", level=1, amt=500_000 * YUAN).ok
+
+
+def test_an_inter_bank_payment_waits_then_goes_to_clearing(bank, keys):
+    amt = 500_000 * YUAN
+    fields = {"pay_acno": A1, "rcv_acno": "6222020200000000001", "rcv_acname": "Zhang San",
+              "partyid": "102100099996", "amt": amt, "purpose": "货款", "urgent_flag": "1"}
+    reply = bank.execute(Request(CORP, "001", "210224", "P1", fields))
+    assert reply.ret_code == "A001" and reply.fields == {"tran_status": "34"}
+    before = balance(bank, A1)
+    assert decide(bank, keys, "B01", "P1", level=1, amt=amt).fields["stat"] == "0"
+    assert balance(bank, A1) == before - amt  # debited into clearing in transit
+    bank.run_clearing()
+    assert status(bank, "P1")["stat"] == "1"
+    assert check_ledger(bank.db_path).ok
