@@ -23,6 +23,7 @@ _EXPORTS = {
     "SeedError": "harness", "start_bank": "harness", "start_client": "harness",
     "start_pair": "harness",
     "ErpClient": "erp", "ErpError": "erp", "Reply": "erp", "new_req_no": "erp",
+    "BankApprovals": "approvals", "ApprovalRefused": "approvals",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -52,6 +52,7 @@ from core_sim.check import CheckReport, check_ledger
 from core_sim.home import CoreHome
 from daemon.home import PASSWORD_ENV, ClientHome
 from directlink.provisioning import provision_client
+from directlink.testing.approvals import BankApprovals
 from directlink.testing.controls import BankClock, BankJournal, BankRules
 from directlink.testing.erp import Address, ErpClient
 
@@ -301,6 +302,11 @@ class Bank:
     def rules(self) -> BankRules:
         """The bank's scenario rules: delays, refusals, drops, holds, returns on purpose."""
         return BankRules(self.home)
+
+    @cached_property
+    def approvals(self) -> BankApprovals:
+        """The enterprise's approvers: decide what waits for authorization (A001)."""
+        return BankApprovals(self.home)
 
     @cached_property
     def journal(self) -> BankJournal:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from directlink.testing.approvals import BankApprovals
     from directlink.testing.controls import BankClock, BankJournal, BankRules
     from directlink.testing.erp import ErpClient
     from directlink.testing.harness import Bank, Client, Pair, SeedSpec
@@ -157,6 +158,13 @@ def bank_clock(directlink_bank: Bank) -> BankClock:
 def bank_rules(directlink_bank: Bank) -> BankRules:
     """The bank's scenario rules: ``add(when={...}, then={...})``, ``load(yaml)``, ``clear()``."""
     return directlink_bank.rules
+
+
+@pytest.fixture
+def bank_approvals(directlink_bank: Bank) -> BankApprovals:
+    """The enterprise's approvers: ``authorize(req_no)``, ``approve(req_no, "B01")``,
+    ``reject(req_no)``, ``waiting()`` — for instructions answered A001 (docs/approvals.md)."""
+    return directlink_bank.approvals
 
 
 @pytest.fixture
