@@ -32,6 +32,11 @@ core, thanks to WAL) and checks, each under its own name:
     and settlement, a processing or suspicious one its debit only, a failed
     one either nothing at all (refused) or its debit and return; and each
     entry moves the instruction's amount.
+``authorizations``
+    an instruction awaits authorization exactly when its authorization does
+    (a batch's state says so too); a rejected, expired or cancelled one is
+    cancelled or expired, never executed; one that needed approval has as many
+    approvers as levels once authorized, and no more while it waits.
 """
 
 from __future__ import annotations
@@ -356,6 +361,48 @@ def _bank_no(conn: sqlite3.Connection) -> str:
     return row[0] if row else ""
 
 
+# An authorization's state, and the instruction statuses (and batch states) it allows.
+_AUTHORIZED_STATUS = {
+    "awaiting": ({"awaiting"}, {"awaiting"}),
+    "authorized": ({"processing", "success", "failed", "suspicious"},
+                   {"processing", "finished"}),
+    "rejected": ({"cancelled"}, {"cancelled"}),
+    "cancelled": ({"cancelled"}, {"cancelled"}),
+    "expired": ({"expired"}, {"cancelled"}),
+}
+
+
+def _authorizations(conn: sqlite3.Connection) -> Check:
+    bad = []
+    rows = conn.execute(
+        "SELECT i.corp_no, i.req_no, i.status, a.state, b.state,"
+        " json_array_length(a.levels), json_array_length(a.approvers)"
+        " FROM instructions i LEFT JOIN authorizations a ON a.instruction_id = i.id"
+        " LEFT JOIN batches b ON b.instruction_id = i.id"
+        " WHERE a.instruction_id IS NOT NULL"
+        " OR i.status IN ('awaiting', 'cancelled', 'expired')"
+        " OR b.state IN ('awaiting', 'cancelled')")
+    count = 0
+    for corp_no, req_no, status, state, batch_state, levels, approvers in rows:
+        count += state is not None
+        name = f"{corp_no}/{req_no}"
+        if state is None:
+            bad.append(f"{name} {status}{f' (batch {batch_state})' if batch_state else ''}"
+                       " without an authorization")
+            continue
+        statuses, batch_states = _AUTHORIZED_STATUS[state]
+        if status not in statuses or (batch_state is not None and batch_state not in
+                                      batch_states):
+            bad.append(f"{name}: authorization {state}, instruction {status}"
+                       + (f", batch {batch_state}" if batch_state else ""))
+        elif state == "authorized" and approvers != levels:
+            bad.append(f"{name}: authorized with {approvers} of {levels} levels approved")
+        elif state != "authorized" and approvers >= levels:
+            bad.append(f"{name}: {state} with every one of its {levels} levels approved")
+    return _result("authorizations", bad, "instructions inconsistent with their authorization",
+                   f"{_n(count, 'authorization')}, each agreeing with its instruction")
+
+
 _CHECKS = (
     _entries_balanced,
     _balances_match_postings,
@@ -367,4 +414,5 @@ _CHECKS = (
     _clearing_in_transit,
     _instruction_status,
     _batch_totals,
+    _authorizations,
 )

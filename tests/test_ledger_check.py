@@ -11,8 +11,11 @@ import sqlite3
 
 import pytest
 
-from core_sim.bank import Bank
+from config.seed import parse_seed
+from core_sim.bank import Bank, Request
 from core_sim.check import check_ledger
+from protocol.keys import SigningKey
+from tests.test_approvals import Clock, decide, enroll, seed_text
 from tests.test_bank import A1, A2, CLOSED_EXT, FakeClock, make_seed, payment, transfer
 
 ALL_CHECKS = {
@@ -20,6 +23,7 @@ ALL_CHECKS = {
     "no_overdraft", "executed_once", "entry_references", "clearing_in_transit",
     "instruction_status",
     "batch_totals",
+    "authorizations",
 }
 
 
@@ -202,3 +206,36 @@ def test_the_summary_counts_agree_with_their_nouns():
     assert [_n(n, "instruction") for n in (0, 1, 2)] == [
         "0 instructions", "1 instruction", "2 instructions"]
     assert _n(1, "batch", "batches") == "1 batch" and _n(3, "entry", "entries") == "3 entries"
+
+
+def test_authorizations_that_disagree_with_their_instruction(tmp_path):
+    path = tmp_path / "controls.db"
+    signing = {code: SigningKey.generate() for code in ("B01", "C01")}
+    with Bank.open(path, seed=parse_seed(seed_text(), "seed"), clock=Clock()) as bank:
+        for code, key in signing.items():
+            enroll(bank, code, key)
+        flow = {"pay_acno": "310066726018010000001", "rcv_acno": "310066726018010000002",
+                "bank_flag": "0"}
+        for req_no, amt in (("W1", 150_000_000), ("W2", 100_000), ("W3", 100_000)):
+            assert bank.execute(Request("0000000001", "001", "210201", req_no,
+                                        {**flow, "amt": amt})).ret_code == "A001"
+        assert decide(bank, signing, "B01", "W2", level=1, amt=100_000).ok
+        assert decide(bank, signing, "B01", "W3", level=1, amt=100_000,
+                      decision="reject").ok
+    report = check_ledger(path)
+    assert report.ok, str(report)
+    assert report["authorizations"].detail == \
+        "3 authorizations, each agreeing with its instruction"
+    # Executed behind its authorization's back: still awaiting, yet success.
+    sql(path, "UPDATE instructions SET status = 'success' WHERE req_no = 'W1'")
+    # A rejected one that says it was authorized; an authorized one missing a level.
+    sql(path, "UPDATE instructions SET status = 'awaiting' WHERE req_no = 'W3'")
+    sql(path, "UPDATE authorizations SET approvers = '[]' WHERE state = 'authorized'")
+    report = check_ledger(path)
+    detail = report["authorizations"].detail
+    assert not report["authorizations"].ok
+    assert detail.startswith("3 instructions inconsistent with their authorization: ")
+    assert "0000000001/W1: authorization awaiting, instruction success" in detail
+    assert "0000000001/W2: authorized with 0 of 1 levels approved" in detail
+    assert "0000000001/W3: authorization rejected, instruction awaiting" in detail
+
