@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol import session as session_module
+from protocol import session_client as session_module
 from protocol.bodies import CODECS, HANDSHAKE_ACK_CODEC, HANDSHAKE_CODEC, REQUEST, RESPONSE
 from protocol.events import (
     NEED_DATA,

@@ -55,7 +55,7 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from protocol import session as session_module  # noqa: E402
+from protocol import session_client as session_module  # noqa: E402
 from protocol.bodies import (  # noqa: E402
     CODECS,
     HANDSHAKE_ACK_CODEC,
