@@ -90,3 +90,46 @@ def test_the_random_sequences_reached_every_outcome():
         test_random_decisions_keep_the_rules()
     assert set(OUTCOMES) == {None, "authorized", "rejected"}, OUTCOMES
 
+
+
+# -- bad input to the new codes never breaks the bank ------------------------------------
+
+_TEXT = st.one_of(st.just(""), st.text(max_size=40),
+                  st.sampled_from(("T1", "B01", "C01", "A01", "1", "2", "ab" * 64,
+                                   "2026-11-24T09:30:00", "20261124", "0000000001")))
+_VALUE = st.one_of(_TEXT, st.integers(min_value=-5, max_value=10**17), st.none(),
+                   st.booleans())
+_FIELDS = {
+    "210230": ("ogl_serial_no", "operator", "decision", "level", "amt", "signed_at",
+               "signature"),
+    "310230": ("operator", "ogl_serial_no", "begin_no", "query_num"),
+    "310220": ("ogl_serial_no", "serial_no", "acno", "start_date", "end_date", "begin_no",
+               "query_num"),
+    "310240": ("start_date", "end_date", "ogl_serial_no", "operator", "begin_no",
+               "query_num"),
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_fields_get_an_answer_and_change_no_money(data, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "ledger.db"
+    bank = Bank.open(path, seed=parse_seed(seed_text(), "seed"), clock=Clock(),
+                     receipt_keys=BankKeyPair.generate())
+    try:
+        enroll(bank, "B01", KEYS["B01"])
+        assert bank.execute(Request(CORP, "001", "210201", "T1", {
+            "pay_acno": A1, "rcv_acno": A2, "amt": 150_000_000, "bank_flag": "0"})).ret_code \
+            == "A001"
+        before = balance(bank, A1), balance(bank, A2)
+        for n in range(3):
+            tr_code = data.draw(st.sampled_from(sorted(_FIELDS)))
+            fields = {name: data.draw(_VALUE) for name in _FIELDS[tr_code]
+                      if data.draw(st.booleans())}
+            reply = bank.execute(Request(CORP, "001", tr_code, f"F{n}", fields))
+            assert reply.ret_code != "E016", (tr_code, fields, reply)
+            assert (balance(bank, A1), balance(bank, A2)) == before
+        assert check_ledger(path).ok
+    finally:
+        bank.close()
