@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.erp_client import Running, running_up
+
+# pytester's in-process runs (tests/test_testing_*.py) take a snapshot of
+# sys.modules and afterwards drop every module first imported inside them; a
+# later test in the same process would then import half of the package anew
+# beside the other half (construct declarations no longer match their codecs).
+# Importing what the generated suites use here, first, keeps one copy.
+for _module in ("approvals", "controls", "erp", "harness"):
+    importlib.import_module(f"directlink.testing.{_module}")
 
 # The machines that run the suite are shared and noisy: wall-clock health
 # checks and deadlines would fail tests for the neighbours' load, not for ours.
