@@ -35,6 +35,7 @@ MODULE = textwrap.dedent('''
     def test_a_band_2_transfer_waits_for_both_levels(erp, bank_approvals, directlink_bank):
         reply = erp.transfer(TREASURY, DIRECTED, "1500000.00", req_no="AP-1")
         assert (reply.code, reply.head["ans_code"], reply["stat"]) == ("A001", "2", "0")
+        assert reply.awaiting and not reply.unknown and not reply.ok
         (waiting,) = bank_approvals.waiting()
         assert (waiting.req_no, waiting.level, waiting.levels) == ("AP-1", 1, 2)
         assert waiting.waiting_for == ("B01",)

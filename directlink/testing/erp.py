@@ -115,9 +115,18 @@ class Reply:
         return self.code == "0000"
 
     @property
+    def awaiting(self) -> bool:
+        """Held for the enterprise's approvals (A001, ``ans_code`` 2): not final, nothing
+        moved yet; ``bank_approvals`` decides it (docs/approvals.md)."""
+        return self.code == "A001"
+
+    @property
     def unknown(self) -> bool:
-        """The outcome is unknown (``ans_code`` 2, D006/D008): never treat as failed."""
-        return self.ans_code == "2"
+        """The outcome is unknown (``ans_code`` 2, D006/D008): never treat as failed.
+
+        A001 has ``ans_code`` 2 too, but its outcome is known: see :attr:`awaiting`.
+        """
+        return self.ans_code == "2" and not self.awaiting
 
     def __getitem__(self, name: str) -> str:
         """A body field: ``reply["stat"]``."""
