@@ -78,8 +78,8 @@ def execute(ledger: Ledger, request: Request, now: datetime) -> Reply:
     try:
         decision = _decision(request)
         level = decision.level
-        held = _check(ledger, request, decision, signature)
-        reply = _apply(ledger, held, decision, request, now)
+        held, role = _check(ledger, request, decision, signature)
+        reply = _apply(ledger, held, role, decision, request, now)
     except Refused as refusal:
         reply = refusal.reply
         audit.record(conn, at=now, biz_date=ledger.biz, corp_no=request.corp_no,
@@ -126,7 +126,8 @@ def _decision(request: Request) -> approval.Decision:
 
 
 def _check(ledger: Ledger, request: Request, decision: approval.Decision,
-           signature: str) -> Authorization:
+           signature: str) -> tuple[Authorization, str]:
+    """The waiting authorization the decision may act on, and the operator's role."""
     conn = ledger.conn
     operator = controls.operator(conn, request.corp_no, decision.operator)
     if operator is None or operator.status != "active":
@@ -165,7 +166,7 @@ def _check(ledger: Ledger, request: Request, decision: approval.Decision,
     if decision.level != held.level:
         raise Refused(codes.INVALID_FIELD, fit_message(
             f"level: signed {decision.level}, waiting level is {held.level}"))
-    return held
+    return held, operator.role
 
 
 def _amount(conn: sqlite3.Connection, held: Authorization, amt: int | None) -> int:
@@ -177,19 +178,17 @@ def _amount(conn: sqlite3.Connection, held: Authorization, amt: int | None) -> i
     return amt or 0
 
 
-def _apply(ledger: Ledger, held: Authorization, decision: approval.Decision,
+def _apply(ledger: Ledger, held: Authorization, role: str, decision: approval.Decision,
            request: Request, now: datetime) -> Reply:
     conn = ledger.conn
-    role = controls.operator(conn, request.corp_no, decision.operator)
-    assert role is not None
     req_no = decision.req_no
     if decision.decision == approval.REJECT:
-        held.approval.reject(decision.operator, role.role)  # the rules, once more
+        held.approval.reject(decision.operator, role)  # the rules, once more
         closed = authorization.close(conn, held, REJECTED, decision.operator, now,
                                      biz_date=ledger.biz, event="rejection",
                                      operator=decision.operator)
         return _reply(ledger, closed, "rejected: nothing moved")
-    after = held.approval.approve(decision.operator, role.role)
+    after = held.approval.approve(decision.operator, role)
     audit.record(conn, at=now, biz_date=ledger.biz, corp_no=request.corp_no, event="approval",
                  tr_code=held.tr_code, req_no=req_no, operator=decision.operator,
                  amt=decision.amt, result=f"level {decision.level}",

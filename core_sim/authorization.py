@@ -44,7 +44,8 @@ AWAITING, AUTHORIZED, REJECTED, EXPIRED, CANCELLED = (
 #: ``auth_state`` on the wire (310204, 310207, 310230, 210230); "0": needed no approval.
 STATE_NUMBER = {None: "0", AWAITING: "1", AUTHORIZED: "2", REJECTED: "3", EXPIRED: "4",
                 CANCELLED: "5"}
-_NONE = {"auth_state": "0", "auth_level": 0, "auth_levels": 0, "waiting_for": ""}
+#: The AUTHORIZATION fields of an instruction that needed no approval (or of none).
+NO_APPROVAL = {"auth_state": "0", "auth_level": 0, "auth_levels": 0, "waiting_for": ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +197,7 @@ def load(conn: sqlite3.Connection, instruction_id: int) -> Authorization | None:
 def report(conn: sqlite3.Connection, instruction_id: int) -> dict[str, object]:
     """The AUTHORIZATION fields of an instruction (all "none" when it needed no approval)."""
     held = load(conn, instruction_id)
-    return dict(_NONE) if held is None else held.fields()
+    return dict(NO_APPROVAL) if held is None else held.fields()
 
 
 def record_step(conn: sqlite3.Connection, held: Authorization, *, approvers: tuple[str, ...],

@@ -45,7 +45,7 @@ def batch_status(ledger: Ledger, request: Request) -> Reply:
         fields = {"ogl_serial_no": req_no, "batch_tr_code": "", "sum": 0, "sum_amt": 0,
                   "state": batches.NO_SUCH_BATCH, "received": 0, "ok_count": 0, "ok_amt": 0,
                   "fail_count": 0, "fail_amt": 0, "pending_count": 0, "pending_amt": 0,
-                  "err_code": "", "err_msg": "", **authorization.report(conn, 0)}
+                  "err_code": "", "err_msg": "", **authorization.NO_APPROVAL}
         refused = conn.execute(
             "SELECT tr_code, amt, reply FROM instructions WHERE corp_no = ? AND req_no = ?"
             " AND tr_code IN (?, ?)", (request.corp_no, req_no, *sorted(batches.TR_CODES))

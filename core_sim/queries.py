@@ -146,7 +146,7 @@ def status(ledger: Ledger, request: Request) -> Reply:
         body = {"ogl_serial_no": key, "stat": instructions.STAT_NO_SUCH_RECORD,
                 "err_msg": "no such record", "pay_acno": "", "pay_bank_no": "",
                 "rcv_acno": "", "rcv_bank_no": "", "amt": 0, "cert_no": "",
-                **authorization.report(ledger.conn, 0)}
+                **authorization.NO_APPROVAL}
         return Reply(codes.OK.code, f"no such {what}: {key}", "", body)
     body = {
         "ogl_serial_no": key,
